@@ -1,0 +1,181 @@
+"""Reference solver: the exact convex reformulation solved with CVXPY + Clarabel.
+
+Pilanci & Ergen (ICML 2020; NOTES §5). With ``X~ = [X, 1]`` when ``bias`` (else ``X``) and
+sign patterns ``D_p``::
+
+    min  L( sum_p D_p X~ (v_p - w_p) + c ; y ) + beta sum_p (||v_p[:d]||_2 + ||w_p[:d]||_2)
+    s.t. (2 D_p - I) X~ v_p >= 0,  (2 D_p - I) X~ w_p >= 0,
+
+with ``c`` free when ``bias`` (the offset; ARCHITECTURE.md). Over the full arrangement this
+equals the training problem (global optimum); over sampled patterns it is a restriction
+whose optimum is only an upper bound. Vector outputs are solved as one scalar program per
+output (neurons serve a single output each): a restriction of Lemma 11's problem, so the
+result is certified only through :func:`convexnn.certify`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import arrangements
+from .._validation import check_no_kwargs, check_positive_scalar
+from ..network import ReLUNetwork
+from ..problem import Problem
+from ..result import Result
+from ._common import Timer, finish, recover_network
+
+
+def check_patterns(problem: Problem, patterns: Any) -> tuple[np.ndarray, bool]:
+    """Validated boolean patterns (n, P) without the all-zero column, and whether they are
+    the full enumeration (``patterns=None`` enumerates)."""
+    if patterns is None:
+        D = arrangements.enumerate(problem.X, problem.bias)
+        full = True
+    else:
+        D = np.asarray(patterns)
+        if D.ndim != 2 or D.shape[0] != problem.n_samples:
+            raise ValueError(
+                f"The 'patterns' parameter must have shape ({problem.n_samples}, P), "
+                f"got {getattr(D, 'shape', type(patterns))}."
+            )
+        if D.dtype != bool:
+            if not np.all((D == 0) | (D == 1)):
+                raise ValueError("The 'patterns' parameter must hold only 0 and 1.")
+            D = D.astype(bool)
+        full = False
+    D = D[:, D.any(axis=0)]
+    if D.shape[1] == 0 and not problem.bias:
+        raise ValueError("The 'patterns' parameter holds no nonzero pattern.")
+    return D, full
+
+
+def cvxpy_loss(loss_name: str, f: Any, y: np.ndarray) -> Any:
+    """The loss as a CVXPY expression."""
+    import cvxpy as cp
+
+    if loss_name == "squared":
+        return 0.5 * cp.sum_squares(f - y)
+    if loss_name == "hinge":
+        return cp.sum(cp.pos(1 - cp.multiply(y, f)))
+    return cp.sum(cp.logistic(-cp.multiply(y, f)))
+
+
+def solve_scalar_program(
+    problem: Problem, y: np.ndarray, D: np.ndarray, *, solver: str, gated: bool, verbose: bool
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, str]:
+    """Solve the scalar-output program; returns (pos, neg, c, dual v, status)."""
+    import cvxpy as cp
+
+    A = problem.X_aug
+    d, (n, P) = problem.n_features, D.shape
+    Df = D.astype(float)
+    V = cp.Variable((A.shape[1], P))
+    W = cp.Variable((A.shape[1], P))
+    c = cp.Variable() if problem.bias else 0.0
+    f = cp.Variable(n)
+    AV, AW = A @ V, A @ W
+    constraints = [f == cp.sum(cp.multiply(Df, AV - AW), axis=1) + c]
+    if not gated:
+        S = 2 * Df - 1
+        constraints += [cp.multiply(S, AV) >= 0, cp.multiply(S, AW) >= 0]
+    penalty = cp.sum(cp.norm(V[:d], 2, axis=0)) + cp.sum(cp.norm(W[:d], 2, axis=0))
+    objective = cvxpy_loss(problem.loss.name, f, y) + problem.beta * penalty
+    prog = cp.Problem(cp.Minimize(objective), constraints)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prog.solve(solver=solver, verbose=verbose)
+    if V.value is None:
+        raise RuntimeError(f"CVXPY ({solver}) failed: status {prog.status}.")
+    dual = constraints[0].dual_value
+    v = np.asarray(dual, dtype=float) if dual is not None else np.zeros(n)
+    cval = float(c.value) if problem.bias else 0.0
+    return V.value, W.value, cval, v, prog.status
+
+
+def solve_cvxpy(
+    problem: Problem,
+    *,
+    patterns: Any = None,
+    gated: bool = False,
+    solver: str = "CLARABEL",
+    tol: float = 1e-6,
+    certify: bool = True,
+    verbose: bool = False,
+    **kwargs: Any,
+) -> Result:
+    """Solve the convex reformulation over ``patterns`` with CVXPY (reference solver).
+
+    Objective (training problem): ``L(f(X); y) + (beta/2)(||U||_F^2 + ||W||_F^2)``; the
+    program solved is the ICML 2020 reformulation above (plain l2 group norms on the weight
+    part, bias free).
+
+    Parameters
+    ----------
+    patterns : (n, P) 0/1 array or None
+        Sign patterns; None enumerates the whole arrangement (global optimum; needs low rank,
+        see :func:`convexnn.arrangements.enumerate`).
+    gated : bool
+        Drop the cone constraints (the gated-ReLU group lasso); the network is then a
+        gated network, so the ReLU network recovered from it is evaluated as is.
+    solver : str
+        Any CVXPY conic solver name (default Clarabel).
+    tol : float
+        Relative gap under which the result counts as certified.
+    certify : bool
+        Compute a sound lower bound with :func:`convexnn.certify` (exact for low rank).
+    """
+    check_no_kwargs(kwargs, "solve(method='cvxpy')")
+    tol = check_positive_scalar(tol, "tol")
+    timer = Timer()
+    D, full = check_patterns(problem, patterns)
+    outputs = [problem.y] if problem.n_outputs is None else list(problem.y.T)
+    nets, duals, statuses = [], [], []
+    for y in outputs:
+        pos, neg, c, v, status = solve_scalar_program(
+            problem if problem.n_outputs is None else _scalar_view(problem),
+            y, D, solver=solver, gated=gated, verbose=verbose,
+        )
+        scalar = problem if problem.n_outputs is None else _scalar_view(problem, y)
+        nets.append(recover_network(scalar, pos, neg, c if problem.bias else None, rel_tol=1e-9))
+        duals.append(v)
+        statuses.append(status)
+    network = nets[0] if problem.n_outputs is None else _stack_outputs(nets, problem.bias)
+    dual = duals[0] if problem.n_outputs is None else np.column_stack(duals)
+    lower, sound, cert_info = -np.inf, False, {}
+    if certify:
+        from ..certificate import certify as run_certify
+
+        cert = run_certify(problem, network)
+        lower, sound = cert.lower_bound, True
+        cert_info = {"certificate": cert}
+    status = statuses[0] if len(set(statuses)) == 1 else ",".join(statuses)
+    kind = "full arrangement" if full else f"{D.shape[1]} given patterns"
+    return finish(
+        problem, network, timer=timer, n_iter=1, lower_bound=lower, tol=tol, sound=sound,
+        status=status if full and not gated else "restricted",
+        message=f"CVXPY/{solver} on the reformulation over the {kind}: {status}",
+        dual=dual, info={"n_patterns": D.shape[1], "full_enumeration": full, **cert_info},
+    )
+
+
+def _scalar_view(problem: Problem, y: np.ndarray | None = None) -> Problem:
+    """A scalar-output problem on the same X (for the per-output restriction)."""
+    y = problem.y[:, 0] if y is None else y
+    return Problem(problem.X, y, beta=problem.beta, loss=problem.loss, bias=problem.bias)
+
+
+def _stack_outputs(nets: list[ReLUNetwork], bias: bool) -> ReLUNetwork:
+    """One vector-output network whose neuron blocks each feed one output."""
+    k = len(nets)
+    U = np.hstack([n.U for n in nets])
+    b = np.concatenate([n.b for n in nets]) if bias else None
+    W = np.zeros((U.shape[1], k))
+    start = 0
+    for j, n in enumerate(nets):
+        W[start : start + n.width, j] = n.W
+        start += n.width
+    c = np.array([float(n.c) for n in nets]) if bias else None
+    return ReLUNetwork(U, b, W, c)
