@@ -47,9 +47,7 @@ def as_float_array(
             f"The '{name}' parameter must be a numeric array; could not convert it ({exc})."
         ) from None
     if arr.dtype == object or arr.dtype.kind in "USVOMm":
-        raise TypeError(
-            f"The '{name}' parameter must be a numeric array, got {_describe(arr)}."
-        )
+        raise TypeError(f"The '{name}' parameter must be a numeric array, got {_describe(arr)}.")
     if arr.dtype.kind == "c":
         raise TypeError(f"The '{name}' parameter must be real, got {_describe(arr)}.")
     wanted = (ndim,) if isinstance(ndim, int) else tuple(ndim)

@@ -52,7 +52,9 @@ class Loss:
         """``argmax_{0 <= s <= s_max} -L*(-s v)``: any value in range gives a valid bound."""
         s_max = min(s_max, self.max_dual_scale(v, y))
         result = minimize_scalar(
-            lambda s: -self.dual_value(s * v, y), bounds=(0.0, s_max), method="bounded",
+            lambda s: -self.dual_value(s * v, y),
+            bounds=(0.0, s_max),
+            method="bounded",
             options={"xatol": 1e-12 * max(s_max, 1e-300)},
         )
         candidates = [0.0, s_max, float(result.x)]

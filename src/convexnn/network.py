@@ -200,12 +200,12 @@ class ReLUNetwork:
         second = nn.Linear(self.width, k, bias=self.c is not None)
         model = nn.Sequential(first, nn.ReLU(), second).to(dtype=dtype, device=device)
         with torch.no_grad():
-            first.weight.copy_(torch.as_tensor(self.U.T))
+            first.weight.copy_(torch.tensor(self.U.T))
             if self.b is not None:
-                first.bias.copy_(torch.as_tensor(self.b))
-            second.weight.copy_(torch.as_tensor(self.W.reshape(self.width, k).T))
+                first.bias.copy_(torch.tensor(self.b))
+            second.weight.copy_(torch.tensor(self.W.reshape(self.width, k).T))
             if self.c is not None:
-                second.bias.copy_(torch.as_tensor(np.reshape(self.c, (k,))))
+                second.bias.copy_(torch.tensor(np.reshape(self.c, (k,))))
         return model
 
     @classmethod
@@ -242,7 +242,9 @@ class ReLUNetwork:
             value = state.get(key)
             if value is None:
                 return None
-            return np.array(value.detach().cpu().double() if hasattr(value, "detach") else value)
+            if hasattr(value, "detach"):
+                return value.detach().cpu().double().numpy().copy()
+            return np.array(value, dtype=float)
 
         U = get(first + "weight").T
         b = get(first + "bias")

@@ -136,7 +136,11 @@ def solve_cvxpy(
     for y in outputs:
         pos, neg, c, v, status = solve_scalar_program(
             problem if problem.n_outputs is None else _scalar_view(problem),
-            y, D, solver=solver, gated=gated, verbose=verbose,
+            y,
+            D,
+            solver=solver,
+            gated=gated,
+            verbose=verbose,
         )
         scalar = problem if problem.n_outputs is None else _scalar_view(problem, y)
         nets.append(recover_network(scalar, pos, neg, c if problem.bias else None, rel_tol=1e-9))
@@ -154,10 +158,17 @@ def solve_cvxpy(
     status = statuses[0] if len(set(statuses)) == 1 else ",".join(statuses)
     kind = "full arrangement" if full else f"{D.shape[1]} given patterns"
     return finish(
-        problem, network, timer=timer, n_iter=1, lower_bound=lower, tol=tol, sound=sound,
+        problem,
+        network,
+        timer=timer,
+        n_iter=1,
+        lower_bound=lower,
+        tol=tol,
+        sound=sound,
         status=status if full and not gated else "restricted",
         message=f"CVXPY/{solver} on the reformulation over the {kind}: {status}",
-        dual=dual, info={"n_patterns": D.shape[1], "full_enumeration": full, **cert_info},
+        dual=dual,
+        info={"n_patterns": D.shape[1], "full_enumeration": full, **cert_info},
     )
 
 
