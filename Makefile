@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(VENV)/bin/convexnn demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -m "not slow"
 
 stress: $(STAMP)
@@ -30,8 +30,8 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format src tests benchmarks examples
-	$(VENV)/bin/ruff check --fix src tests benchmarks examples
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
