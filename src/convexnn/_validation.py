@@ -28,11 +28,14 @@ def as_float_array(
     ndim: int | tuple[int, ...],
     dtype: type = np.float64,
     allow_empty: bool = False,
+    copy: bool = False,
 ) -> np.ndarray:
     """Convert ``value`` to a finite float array of the given number of dimensions.
 
     Accepts numpy arrays, nested sequences, pandas objects and torch tensors. Booleans and
     integers are converted exactly; complex, object and string data raise ``TypeError``.
+    With ``copy`` the result never shares memory with ``value`` (callers that freeze their
+    arrays must not freeze the user's).
     """
     if value is None:
         raise TypeError(f"The '{name}' parameter must be an array, got None.")
@@ -56,7 +59,7 @@ def as_float_array(
         raise ValueError(f"The '{name}' parameter must be {allowed}, got {_describe(arr)}.")
     if not allow_empty and arr.size == 0:
         raise ValueError(f"The '{name}' parameter must not be empty, got {_describe(arr)}.")
-    arr = np.asarray(arr, dtype=dtype)
+    arr = np.array(arr, dtype=dtype, copy=True) if copy else np.asarray(arr, dtype=dtype)
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"The '{name}' parameter contains {bad} NaN or infinite value(s).")

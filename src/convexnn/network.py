@@ -42,19 +42,19 @@ class ReLUNetwork:
     """
 
     def __init__(self, U: Any, b: Any, W: Any, c: Any = None) -> None:
-        U = as_float_array(U, "U", ndim=2, allow_empty=True)
-        W = as_float_array(W, "W", ndim=(1, 2), allow_empty=True)
+        U = as_float_array(U, "U", ndim=2, allow_empty=True, copy=True)
+        W = as_float_array(W, "W", ndim=(1, 2), allow_empty=True, copy=True)
         d, m = U.shape
         if W.shape[0] != m:
             raise ValueError(
                 f"The 'W' parameter must have {m} rows (one per column of U), got shape {W.shape}."
             )
         if b is not None:
-            b = as_float_array(b, "b", ndim=1, allow_empty=True)
+            b = as_float_array(b, "b", ndim=1, allow_empty=True, copy=True)
             if b.shape != (m,):
                 raise ValueError(f"The 'b' parameter must have shape ({m},), got shape {b.shape}.")
         if c is not None:
-            c = as_float_array(c, "c", ndim=(0, 1))
+            c = as_float_array(c, "c", ndim=(0, 1), copy=True)
             expected = () if W.ndim == 1 else (W.shape[1],)
             if c.shape != expected:
                 raise ValueError(

@@ -48,8 +48,8 @@ class Problem:
         loss: str | Loss = "squared",
         bias: bool = True,
     ) -> None:
-        X = as_float_array(X, "X", ndim=2)
-        y = as_float_array(y, "y", ndim=(1, 2))
+        X = as_float_array(X, "X", ndim=2, copy=True)
+        y = as_float_array(y, "y", ndim=(1, 2), copy=True)
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"The 'y' parameter must have {X.shape[0]} rows to match X, got shape {y.shape}."
