@@ -300,21 +300,24 @@ class ReLUNetwork:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"Model file not found: '{path}'.")
+        if not zipfile.is_zipfile(path):  # .npy, pickles, text: never handed to np.load
+            raise ModelFileError(f"'{path}' is not a convexnn model file (not an npz archive).")
         try:
             with np.load(path, allow_pickle=False) as data:
                 contents = {name: data[name] for name in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        except Exception as exc:  # any failure to parse untrusted bytes is a bad file
             raise ModelFileError(
-                f"'{path}' is not a convexnn model file (unreadable as npz: {exc})."
+                f"'{path}' is not a convexnn model file (unreadable as npz: "
+                f"{type(exc).__name__}: {exc})."
             ) from None
         try:
             meta = json.loads(str(contents.pop("meta")))
-        except (KeyError, ValueError, TypeError):
+        except (KeyError, ValueError, TypeError, RecursionError):
             raise ModelFileError(f"'{path}' is not a convexnn model file (no metadata).") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
             raise ModelFileError(f"'{path}' is not a convexnn model file (foreign format).")
         version = meta.get("version")
-        if not isinstance(version, int) or version < 1:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ModelFileError(f"'{path}' has an invalid format version {version!r}.")
         if version > FORMAT_VERSION:
             raise ModelFileError(
@@ -332,7 +335,11 @@ class ReLUNetwork:
             net = cls(contents["U"], contents.get("b"), contents["W"], contents.get("c"))
         except (TypeError, ValueError) as exc:
             raise ModelFileError(f"'{path}' holds invalid arrays: {exc}") from None
-        if net.n_features != meta.get("n_features") or net.width != meta.get("width"):
+        if (
+            net.n_features != meta.get("n_features")
+            or net.width != meta.get("width")
+            or net.n_outputs != meta.get("n_outputs")
+        ):
             raise ModelFileError(f"'{path}' is inconsistent: shapes do not match its metadata.")
         return net
 
