@@ -100,7 +100,7 @@ def enumerate(  # noqa: A001 - the public name is promised in ARCHITECTURE.md
     Returns a boolean array of shape (n, P) with ``D[i, p] = 1[x_i^T w_p > 0]`` for a point
     ``w_p`` inside cell p.
     """
-    A = _augment(X, bias)
+    A = _normalize(_augment(X, bias))
     n = A.shape[0]
     Z, _ = _reduce(A, tol)
     r = Z.shape[1]
@@ -117,6 +117,19 @@ def enumerate(  # noqa: A001 - the public name is promised in ARCHITECTURE.md
     return _unique_columns(Z @ W > 0)
 
 
+def _normalize(A: np.ndarray) -> np.ndarray:
+    """Scale nonzero columns, then nonzero rows, to unit norm: the patterns do not change.
+
+    ``1[A w > 0]`` is invariant under ``A -> R A S`` for positive diagonal R and invertible
+    diagonal S, so features on wildly different scales (1e-6 ... 1e6) neither hide cells
+    from the rank test nor drop rows as numerically zero.
+    """
+    col = np.linalg.norm(A, axis=0)
+    A = A / np.where(col > 0, col, 1.0)
+    row = np.linalg.norm(A, axis=1, keepdims=True)
+    return A / np.where(row > 0, row, 1.0)
+
+
 def _reduce(A: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates of the rows of A in an orthonormal basis of its row space."""
     _, s, Vt = np.linalg.svd(A, full_matrices=False)
@@ -131,7 +144,7 @@ def _cell_points(Z: np.ndarray, tol: float) -> np.ndarray:
     Z has full column rank r. Rows equal to zero are ignored. Returns (r, P) points.
     """
     norms = np.linalg.norm(Z, axis=1)
-    Z = Z[norms > tol * max(norms.max(initial=0.0), 1.0)]
+    Z = Z[norms > tol * norms.max(initial=0.0)]
     Zn = Z / np.linalg.norm(Z, axis=1, keepdims=True)
     r = Z.shape[1]
     if r == 1:
