@@ -51,6 +51,9 @@ class Loss:
     def best_dual_scale(self, v: np.ndarray, y: np.ndarray, s_max: float) -> float:
         """``argmax_{0 <= s <= s_max} -L*(-s v)``: any value in range gives a valid bound."""
         s_max = min(s_max, self.max_dual_scale(v, y))
+        if not np.isfinite(s_max) or s_max <= 0:
+            # unbounded only for v = 0 or directions leaving the binary dual domain at once
+            return 0.0
         result = minimize_scalar(
             lambda s: -self.dual_value(s * v, y),
             bounds=(0.0, s_max),
