@@ -1,0 +1,476 @@
+"""The cutting-plane method: global training with a certified duality gap (the default solver).
+
+Objective (ARCHITECTURE.md)::
+
+    min_{U, b, W, c}  L((X U + 1 b^T)_+ W + c; y) + (beta / 2)(||U||_F^2 + ||W||_F^2)
+
+Algorithm 1 of the paper (Algorithm 3 with bias; NOTES §4), with the dual constraint of
+Thm 1/8/13 ``|v^T (X u + b 1)_+| <= beta`` checked by an oracle:
+
+1. start from the dual vector of the zero network (best offset), ``v = -grad L``;
+2. the oracle returns neurons maximizing ``|v^T (Xu + b1)_+|`` and a sound upper bound ``M``
+   on that maximum; ``certificate.dual_lower_bound(problem, v, M)`` scales ``v`` into the
+   dual feasible set, which gives a valid lower bound on the optimum at every iteration;
+3. the violating neurons (both signs, several per iteration) join the dictionary, the master
+   problem (:mod:`convexnn.solvers.master`: Lasso, l1-SVM, l1-logistic, group Lasso) is
+   re-solved warm-started over it, and its dual vector is the next ``v``;
+4. stop when the relative certified gap ``(objective - lower bound) / objective <= tol``.
+
+On general data the oracle is a heuristic with a loose (but sound) bound, so the loop also
+*polishes* the current neurons: a few L-BFGS steps on the nonconvex objective starting at the
+master's network, whose neurons join the dictionary before the master is re-solved. This
+only adds candidate neurons; the lower bound still comes from the oracle alone.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._validation import (
+    check_no_kwargs,
+    check_option,
+    check_positive_int,
+    check_positive_scalar,
+    check_random_state,
+)
+from ..network import ReLUNetwork
+from ..problem import Problem
+from ..result import Result
+from ._common import ConvergenceWarning, Timer, finish
+from .master import GramCache, MasterSolution, features, solve_master
+
+
+class _Dictionary:
+    """The master problem's neurons: unit-norm ``u_j`` (columns of U), biases ``b_j``, and
+    their features ``(X u_j + b_j)_+`` (kept in a Gram cache for the squared loss)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.U = np.zeros((problem.n_features, 0))
+        self.b = np.zeros(0)
+        k = problem.n_outputs
+        self.W = np.zeros((0,) if k is None else (0, k))
+        self.squared = problem.loss.name == "squared"
+        self.cache = GramCache(problem.y, problem.bias) if self.squared else None
+        self.H = np.zeros((problem.n_samples, 0))
+
+    @property
+    def size(self) -> int:
+        return self.U.shape[1]
+
+    def add(self, U: np.ndarray, b: np.ndarray | None) -> int:
+        """Add neurons (normalized to unit ``u``); near-duplicates and ``u = 0`` are skipped.
+
+        Returns the number added.
+        """
+        U = np.asarray(U, dtype=float).reshape(self.problem.n_features, -1)
+        b = np.zeros(U.shape[1]) if b is None or not self.problem.bias else np.asarray(b, float)
+        norms = np.linalg.norm(U, axis=0)
+        ok = norms > 1e-12 * max(float(norms.max(initial=0.0)), 1e-300)
+        U, b = U[:, ok] / norms[ok], b[ok] / norms[ok]
+        if U.shape[1] == 0:
+            return 0
+        Z = np.vstack([U, b])  # identify neurons by (u, b)
+        keep = _novel(np.vstack([self.U, self.b]), Z)
+        U, b = U[:, keep], b[keep]
+        if U.shape[1] == 0:
+            return 0
+        Hnew = features(self.problem.X, U, b if self.problem.bias else None)
+        live = np.any(Hnew > 0, axis=0)  # a neuron dead on every sample adds nothing
+        U, b, Hnew = U[:, live], b[live], Hnew[:, live]
+        if U.shape[1] == 0:
+            return 0
+        self.U = np.hstack([self.U, U])
+        self.b = np.concatenate([self.b, b])
+        pad = np.zeros((U.shape[1],) + self.W.shape[1:])
+        self.W = np.concatenate([self.W, pad], axis=0)
+        if self.squared:
+            self.cache.append(Hnew)
+        else:
+            self.H = np.hstack([self.H, Hnew])
+        return U.shape[1]
+
+    def solve(self, tol: float) -> MasterSolution:
+        sol = solve_master(self.problem, self.cache if self.squared else self.H, W0=self.W, tol=tol)
+        self.W = np.array(sol.W, dtype=float)
+        return sol
+
+    def prune(self) -> None:
+        """Drop neurons with zero output weight."""
+        keep = np.any(self.W != 0, axis=1) if self.W.ndim == 2 else self.W != 0
+        if keep.all():
+            return
+        self.U, self.b, self.W = self.U[:, keep], self.b[keep], self.W[keep]
+        if self.squared:
+            self.cache.keep(keep)
+        else:
+            self.H = self.H[:, keep]
+
+    def network(self, c: Any) -> ReLUNetwork:
+        """The balanced network (Lemma 1) of the current weights: its weight-decay objective
+        equals the master's l1 objective."""
+        b = self.b if self.problem.bias else None
+        return ReLUNetwork(self.U, b, self.W, c).balanced().pruned()
+
+
+def _novel(old: np.ndarray, new: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Mask of the columns of ``new`` that are not (near-)copies of a column of ``old`` or of
+    an earlier column of ``new``."""
+    keep = np.ones(new.shape[1], dtype=bool)
+    scale = 1.0 + np.abs(new).max(axis=0)
+    if old.shape[1]:
+        dist = np.abs(new[:, :, None] - old[:, None, :]).max(axis=0)  # (q, p)
+        keep &= dist.min(axis=1) > rtol * scale
+    for j in range(1, new.shape[1]):
+        if keep[j]:
+            dist = np.abs(new[:, :j] - new[:, j : j + 1]).max(axis=0)
+            keep[j] = not np.any((dist <= rtol * scale[j]) & keep[:j])
+    return keep
+
+
+def polish_network(problem: Problem, net: ReLUNetwork, *, max_iter: int = 200) -> ReLUNetwork:
+    """Local refinement of all weights of ``net`` by L-BFGS on the weight-decay objective.
+
+    Objective: ``L((XU + 1b^T)_+ W + c) + (beta/2)(||U||_F^2 + ||W||_F^2)``; the ReLU is
+    piecewise linear, so L-BFGS finds a nearby stationary point of its smooth pieces. The
+    result is never worse than ``net`` (the start is kept if no step improves it).
+    """
+    from scipy.optimize import minimize
+
+    X, y, beta, loss = problem.X, problem.y, problem.beta, problem.loss
+    d, m = net.U.shape
+    k = problem.n_outputs
+    kk = 1 if k is None else k
+    bias = problem.bias
+    sizes = [d * m, m if bias else 0, m * kk, kk if bias else 0]
+    cuts = np.cumsum(sizes)[:-1]
+
+    def unpack(x):
+        U, b, W, c = np.split(x, cuts)
+        return U.reshape(d, m), b, W.reshape(m, kk), c
+
+    def fun(x):
+        U, b, W, c = unpack(x)
+        Z = X @ U
+        if bias:
+            Z += b
+        A = np.maximum(Z, 0.0)
+        f = A @ W
+        if bias:
+            f += c
+        f_out = f[:, 0] if k is None else f
+        g = loss.gradient(f_out, y).reshape(-1, kk)
+        value = loss.value(f_out, y) + 0.5 * beta * (float(np.sum(U * U)) + float(np.sum(W * W)))
+        gA = (g @ W.T) * (Z > 0)
+        parts = [
+            X.T @ gA + beta * U,
+            gA.sum(axis=0) if bias else np.zeros(0),
+            A.T @ g + beta * W,
+            g.sum(axis=0) if bias else np.zeros(0),
+        ]
+        return value, np.concatenate([p.ravel() for p in parts])
+
+    start = net.balanced()
+    c0 = np.zeros(kk) if start.c is None else np.reshape(start.c, kk)
+    b0 = np.zeros(m) if start.b is None else start.b
+    x0 = np.concatenate(
+        [
+            start.U.ravel(),
+            b0 if bias else np.zeros(0),
+            start.W.reshape(m, kk).ravel(),
+            c0 if bias else np.zeros(0),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = minimize(
+            fun,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-10},
+        )
+    U, b, W, c = unpack(res.x)
+    out = ReLUNetwork(
+        U,
+        b if bias else None,
+        W[:, 0] if k is None else W,
+        (float(c[0]) if k is None else c) if bias else None,
+    )
+    return out if problem.objective(out) <= problem.objective(start) else start
+
+
+def solve_cutting_plane(
+    problem: Problem,
+    *,
+    oracle: Any = "auto",
+    tol: float = 1e-6,
+    max_iter: int = 100,
+    time_limit: float | None = None,
+    callback: Callable[[dict], bool | None] | None = None,
+    verbose: bool = False,
+    random_state: Any = 0,
+    max_new: int = 20,
+    polish: str | bool = "auto",
+    polish_iter: int = 300,
+    master_tol: float | None = None,
+    oracle_options: dict | None = None,
+    **kwargs: Any,
+) -> Result:
+    """Train by cutting planes on the dual constraint (Algorithm 1/3; NOTES §4).
+
+    Objective: ``L((XU + 1b^T)_+ W + c; y) + (beta/2)(||U||_F^2 + ||W||_F^2)``, biases and
+    offset unregularized. Each iteration checks the master's dual vector with the oracle,
+    records a sound lower bound (``certificate.dual_lower_bound``), adds violating neurons
+    and re-solves the master problem over the neuron dictionary.
+
+    Parameters
+    ----------
+    oracle : str or Oracle
+        ``"auto"`` (exact whenever the data allow: 1-D, rank one, low augmented rank), or
+        any name/instance accepted by :func:`convexnn.oracles.get_oracle`.
+    tol : float
+        Target relative certified gap ``(objective - lower_bound) / |objective|``.
+    max_iter : int
+        Maximum number of master re-solves.
+    time_limit : float or None
+        Wall-clock limit in seconds.
+    callback : callable or None
+        ``callback(info)`` after each oracle call, with ``info`` holding ``iteration``,
+        ``width``, ``objective``, ``lower_bound``, ``gap``, ``elapsed``; returning True stops.
+    verbose : bool
+        Print one progress line per iteration.
+    random_state : None, int or Generator
+        Seed of the oracle's randomized search (when it has one).
+    max_new : int
+        Most violating neurons added per iteration.
+    polish : 'auto' or bool
+        Refine the master's network by L-BFGS on the nonconvex objective and add its neurons
+        (``'auto'``: only when the oracle is not exact).
+    polish_iter : int
+        L-BFGS iterations per polish.
+    master_tol : float or None
+        Relative duality gap for each master solve (default ``min(1e-10, tol / 100)``).
+    oracle_options : dict or None
+        Extra keyword options for every oracle call.
+
+    Returns
+    -------
+    Result
+        ``status`` is ``"optimal"`` (certified), ``"max_iter"``, ``"time_limit"``,
+        ``"stalled"`` (the oracle found no violating neuron but cannot prove optimality),
+        ``"callback"`` or ``"interrupted"`` (Ctrl-C: the best result so far). The history
+        has per-iteration lists ``objective``, ``lower_bound``, ``gap``, ``width``, ``time``.
+    """
+    check_no_kwargs(kwargs, "solve(method='cutting_plane')")
+    from ..certificate import dual_lower_bound
+    from ..oracles import get_oracle
+
+    tol = check_positive_scalar(tol, "tol")
+    max_iter = check_positive_int(max_iter, "max_iter", minimum=0)
+    if time_limit is not None:
+        time_limit = check_positive_scalar(time_limit, "time_limit")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"The 'callback' parameter must be callable or None, got {callback!r}.")
+    max_new = check_positive_int(max_new, "max_new")
+    polish_iter = check_positive_int(polish_iter, "polish_iter", minimum=0)
+    if not isinstance(polish, bool):
+        polish = check_option(polish, "polish", ("auto",))
+    master_tol = (
+        min(1e-10, tol / 100)
+        if master_tol is None
+        else check_positive_scalar(master_tol, "master_tol")
+    )
+    if oracle_options is not None and not isinstance(oracle_options, dict):
+        raise TypeError(f"The 'oracle_options' parameter must be a dict, got {oracle_options!r}.")
+    rng = check_random_state(random_state)
+    oracle_fn = get_oracle(oracle, problem)
+    options = dict(oracle_options or {})
+
+    timer = Timer(time_limit)
+    beta = problem.beta
+    dictionary = _Dictionary(problem)
+    start = dictionary.solve(master_tol)  # no neurons: the best offset and its dual vector
+    network = dictionary.network(start.c)
+    objective = problem.objective(network)
+    v = start.dual
+    best = (objective, network, v)
+    lower = -np.inf
+    history: dict[str, list] = {
+        k: []
+        for k in ("objective", "lower_bound", "gap", "width", "time", "master_gap", "violation")
+    }
+    status, exact, do_polish, last = "max_iter", False, False, None
+    iteration = 0
+    printer = _Printer(verbose, problem, oracle_fn)
+    try:
+        while True:
+            found = oracle_fn(
+                problem, v, **_oracle_call_options(oracle_fn, options, dictionary, rng)
+            )
+            last, exact = found, bool(found.exact)
+            bound, _ = dual_lower_bound(problem, v, found.upper_bound)
+            lower = max(lower, float(bound))
+            do_polish = polish is True or (polish == "auto" and not exact)
+            gap = best[0] - lower
+            info = {
+                "iteration": iteration,
+                "width": best[1].width,
+                "objective": best[0],
+                "lower_bound": lower,
+                "gap": gap,
+                "elapsed": timer.elapsed,
+                "violation": found.best / beta,
+                "exact": exact,
+            }
+            for key, value in (
+                ("objective", best[0]),
+                ("lower_bound", lower),
+                ("gap", gap),
+                ("width", best[1].width),
+                ("time", timer.elapsed),
+                ("violation", found.best / beta),
+            ):
+                history[key].append(value)
+            printer.line(info)
+            if gap <= tol * abs(best[0]):
+                status = "optimal"
+                break
+            if callback is not None and callback(info):
+                status = "callback"
+                break
+            if iteration >= max_iter:
+                status = "max_iter"
+                break
+            if timer.expired:
+                status = "time_limit"
+                break
+            violating = np.flatnonzero(np.abs(found.values) > beta * (1 + 1e-12))
+            violating = violating[np.argsort(-np.abs(found.values[violating]))][:max_new]
+            added = dictionary.add(
+                found.U[:, violating], None if found.b is None else found.b[violating]
+            )
+            if added == 0 and not do_polish:
+                status = "stalled"
+                break
+            sol = dictionary.solve(master_tol)
+            network = dictionary.network(sol.c)
+            if do_polish and dictionary.size and not timer.expired:
+                polished = polish_network(problem, network, max_iter=polish_iter)
+                added += dictionary.add(polished.U, polished.b)
+                sol = dictionary.solve(master_tol)
+                network = dictionary.network(sol.c)
+                if problem.objective(polished) < problem.objective(network):
+                    network = polished  # the master re-solve is exact, so this is rare
+            dictionary.prune()
+            iteration += 1
+            history["master_gap"].append(sol.relative_gap)
+            objective = problem.objective(network)
+            v = sol.dual
+            if objective < best[0]:
+                best = (objective, network, v)
+            elif added == 0:
+                status = "stalled"
+                break
+            if timer.expired:
+                status = "time_limit"
+                break
+    except KeyboardInterrupt:
+        status = "interrupted"
+
+    objective, network, _ = best
+    gap = objective - lower
+    message = _message(status, objective, lower, gap, tol, iteration, exact)
+    if status not in ("optimal", "interrupted", "callback"):
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    return finish(
+        problem,
+        network,
+        timer=timer,
+        n_iter=iteration,
+        lower_bound=lower,
+        tol=tol,
+        sound=True,
+        status=status,
+        message=message,
+        history=history,
+        dual=best[2],
+        info={
+            "oracle": getattr(oracle_fn, "name", repr(oracle_fn)),
+            "exact": exact,
+            "dictionary_size": dictionary.size,
+            "polish": do_polish,
+            "last_oracle": last,
+        },
+    )
+
+
+def _oracle_call_options(
+    oracle_fn: Any, options: dict, dictionary: _Dictionary, rng: np.random.Generator
+) -> dict:
+    """Options for one oracle call: the user's, plus the current neurons as seeds and a
+    fresh seed for oracles that accept them (declared by ``accepts_seeds``)."""
+    call = dict(options)
+    if getattr(oracle_fn, "accepts_seeds", False) and dictionary.size and "seeds" not in call:
+        call["seeds"] = (dictionary.U, dictionary.b if dictionary.problem.bias else None)
+    if getattr(oracle_fn, "randomized", False) and "random_state" not in call:
+        call["random_state"] = int(rng.integers(2**31))
+    return call
+
+
+def _message(
+    status: str, objective: float, lower: float, gap: float, tol: float, iteration: int, exact: bool
+) -> str:
+    rel = gap / max(abs(objective), np.finfo(float).tiny)
+    head = (
+        f"cutting plane: objective {objective:.10g}, lower bound {lower:.10g}, "
+        f"relative gap {rel:.3g} (tolerance {tol:g}) after {iteration} iteration(s)"
+    )
+    if status == "optimal":
+        return head + ": certified optimal."
+    advice = {
+        "max_iter": "increase max_iter",
+        "time_limit": "increase time_limit",
+        "stalled": (
+            "the oracle found no violating neuron but its bound is not exact; "
+            "the network may already be optimal — try a stronger oracle or "
+            "accept the reported gap"
+        ),
+        "callback": "stopped by the callback",
+        "interrupted": "interrupted; this is the best network so far",
+    }[status]
+    if status in ("max_iter", "time_limit") and not exact:
+        advice += " (the oracle's bound is not exact on these data, so the gap may stay open)"
+    return f"{head}: {status}; {advice}."
+
+
+class _Printer:
+    """One progress line per iteration when verbose (plain text to stdout)."""
+
+    def __init__(self, verbose: bool, problem: Problem, oracle_fn: Any) -> None:
+        self.verbose = bool(verbose)
+        if self.verbose:
+            name = getattr(oracle_fn, "name", repr(oracle_fn))
+            print(f"cutting plane on {problem!r}, oracle '{name}'")
+            print(
+                f"{'iter':>5} {'width':>6} {'objective':>16} {'lower bound':>16} "
+                f"{'rel gap':>10} {'viol':>9} {'time':>8}"
+            )
+
+    def line(self, info: dict) -> None:
+        if not self.verbose:
+            return
+        rel = info["gap"] / max(abs(info["objective"]), np.finfo(float).tiny)
+        print(
+            f"{info['iteration']:>5d} {info['width']:>6d} {info['objective']:>16.10g} "
+            f"{info['lower_bound']:>16.10g} {rel:>10.3e} {info['violation']:>9.3g} "
+            f"{info['elapsed']:>7.2f}s",
+            flush=True,
+        )
+
+
+__all__ = ["polish_network", "solve_cutting_plane"]
