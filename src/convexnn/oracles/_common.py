@@ -1,0 +1,200 @@
+"""Pieces shared by the oracles: data reduction, best biases at kinks, packaging results.
+
+Every oracle maximizes ``g(u, b) = v^T (X u + b 1)_+`` (and minimizes it; the norm
+``||V^T (X u + b 1)_+||`` for vector outputs) over ``||u|| <= 1`` and ``b`` (``b = 0``
+without bias). Two facts do most of the work:
+
+- **Kinks.** For fixed ``u`` with ``z = X u``, ``b -> v^T (z + b 1)_+`` is piecewise linear
+  with kinks at ``b = -z_j``; it is 0 for ``b <= -max z`` and constant (``v^T z``, because
+  ``1^T v = 0``) for ``b >= -min z``. So its maximum (and minimum) sits at a kink (Lemma 6 of
+  the paper for 1-D data). For vector outputs the norm is convex on each linear piece, so the
+  same holds. Sorting ``z`` once gives every kink value by prefix sums.
+- **Reduction.** ``g`` depends on ``u`` only through ``X u``; with bias only through the
+  centered data. When the (affine) rank ``r`` of the data is small, the data are written as
+  ``X = 1 m^T + T B^T + R`` with orthonormal ``B`` (d, r) and a residual ``R``; the oracle
+  works with ``T`` and adds ``sum_i ||v_i|| ||R_i||`` to its bound (sound for any ``R``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..problem import Problem
+from .base import OracleResult
+
+EPS = np.finfo(float).eps
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """``X = 1 m^T + T B^T + R`` (``m = 0`` without bias); ``resid`` = row norms of ``R``."""
+
+    T: np.ndarray
+    B: np.ndarray
+    m: np.ndarray
+    resid: np.ndarray
+
+    @property
+    def rank(self) -> int:
+        return self.T.shape[1]
+
+
+def reduce_data(problem: Problem, rel_tol: float = 1e-10) -> Reduction:
+    """Coordinates of the (centered when ``bias``) data in its numerical row space."""
+    X = problem.X
+    m = X.mean(axis=0) if problem.bias else np.zeros(X.shape[1])
+    Xc = X - m
+    if X.shape[1] == 1:
+        scale = float(np.max(np.abs(Xc), initial=0.0))
+        if scale == 0.0:
+            return Reduction(np.zeros((X.shape[0], 0)), np.zeros((1, 0)), m, np.zeros(len(X)))
+        return Reduction(Xc.copy(), np.ones((1, 1)), m, np.zeros(len(X)))
+    _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    r = int(np.sum(s > rel_tol * max(s.max(initial=0.0), np.finfo(float).tiny)))
+    B = Vt[:r].T
+    T = Xc @ B
+    resid = np.linalg.norm(Xc - T @ B.T, axis=1)
+    return Reduction(T, B, m, resid)
+
+
+def residual_slack(red: Reduction, v: np.ndarray) -> float:
+    """``sum_i ||v_i|| ||R_i||``: how much ``R`` can change ``g`` for any unit ``u``."""
+    if not np.any(red.resid):
+        return 0.0
+    return float(row_norms(v) @ red.resid) * (1.0 + 8 * EPS)
+
+
+def row_norms(v: np.ndarray) -> np.ndarray:
+    """``|v_i|`` for scalar dual vectors, ``||V_i||_2`` for matrix ones."""
+    return np.abs(v) if v.ndim == 1 else np.linalg.norm(v, axis=1)
+
+
+def kink_values(Z: np.ndarray, v: np.ndarray, bias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Values of ``v^T (z + b 1)_+`` at every kink ``b = -z_k`` of every column z of Z.
+
+    Returns ``(values, biases)`` of shape (n, S): column s lists the value at each of the n
+    kinks of ``Z[:, s]`` (the first kink, ``b = -max z``, has value 0: the limit
+    ``b -> -inf``; the last one is the all-active value ``v^T z``). Values are signed for
+    scalar ``v`` and norms for matrix ``v`` (n, k). Without bias only ``b = 0`` exists and
+    the arrays have one row. O(n log n) per column.
+    """
+    if not bias:
+        H = np.maximum(Z, 0.0)
+        vals = v @ H if v.ndim == 1 else np.linalg.norm(H.T @ v, axis=1)
+        return vals[None, :], np.zeros((1, Z.shape[1]))
+    order = np.argsort(-Z, axis=0, kind="stable")
+    Zs = np.take_along_axis(Z, order, axis=0)
+    if v.ndim == 1:
+        Vs = v[order]
+        vals = np.cumsum(Vs * Zs, axis=0) - Zs * np.cumsum(Vs, axis=0)
+    else:
+        Vs = v[order]  # (n, S, k)
+        P = np.cumsum(Vs * Zs[:, :, None], axis=0)
+        Q = np.cumsum(Vs, axis=0)
+        vals = np.linalg.norm(P - Zs[:, :, None] * Q, axis=2)
+    return vals, -Zs
+
+
+def kink_margin(Z: np.ndarray, v: np.ndarray) -> float:
+    """A bound on the rounding error of :func:`kink_values` (prefix sums of n terms)."""
+    n = Z.shape[0]
+    zmax = float(np.max(np.abs(Z), initial=0.0))
+    return 4.0 * (n + 4) * EPS * float(np.sum(row_norms(v))) * 2.0 * zmax
+
+
+def best_kinks(Z: np.ndarray, v: np.ndarray, bias: bool) -> dict[str, np.ndarray]:
+    """Per column of Z: the maximizing (and, for scalar v, minimizing) kink and its value."""
+    vals, biases = kink_values(Z, v, bias)
+    cols = np.arange(Z.shape[1])
+    i_max = np.argmax(vals, axis=0)
+    out = {"max": vals[i_max, cols], "b_max": biases[i_max, cols]}
+    if v.ndim == 1:
+        i_min = np.argmin(vals, axis=0)
+        out["min"] = vals[i_min, cols]
+        out["b_min"] = biases[i_min, cols]
+    return out
+
+
+def check_dual_vector(problem: Problem, v: np.ndarray) -> np.ndarray:
+    """``v`` as a float array of the targets' shape, finite, with ``1^T v ~ 0`` under bias.
+
+    With bias the constraint is unbounded (``b -> inf``) unless ``1^T v = 0``; a sum larger
+    than rounding is an error of the caller (project with ``Loss.dual_domain_project``).
+    """
+    v = np.asarray(v, dtype=float)
+    if v.shape != problem.y.shape:
+        raise ValueError(f"The 'v' parameter must have shape {problem.y.shape}, got {v.shape}.")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("The 'v' parameter contains NaN or infinite values.")
+    if problem.bias:
+        total = np.abs(v.sum(axis=0))
+        scale = np.sum(np.abs(v), axis=0)
+        if np.any(total > 1e-9 * scale + 1e-300):
+            raise ValueError(
+                "With bias=True the dual vector must satisfy 1^T v = 0 (the constraint is "
+                f"unbounded otherwise); got 1^T v = {np.max(total):.3g}. Project it first "
+                "(Loss.dual_domain_project)."
+            )
+    return v
+
+
+def finalize(
+    problem: Problem,
+    v: np.ndarray,
+    U: np.ndarray,
+    b: np.ndarray | None,
+    upper_bound: float,
+    exact: bool,
+    n_candidates: int,
+) -> OracleResult:
+    """Normalize, evaluate (independently, by ``Problem.constraint_values``), deduplicate and
+    keep the best ``n_candidates`` neurons of each sign; package an :class:`OracleResult`.
+
+    ``upper_bound`` is raised to the best value found if rounding put it below (it must
+    bound every neuron). ``exact`` also becomes true when a candidate attains the bound.
+    """
+    d = problem.n_features
+    U = np.asarray(U, dtype=float).reshape(d, -1)
+    b = np.zeros(U.shape[1]) if b is None else np.asarray(b, dtype=float).ravel()
+    norms = np.linalg.norm(U, axis=0)
+    ok = (norms > 0) & np.isfinite(norms) & np.isfinite(b)
+    U, b, norms = U[:, ok], b[ok], norms[ok]
+    if U.shape[1] == 0:  # nothing found: any unit neuron, value computed below
+        U, b, norms = np.eye(d, 1), np.zeros(1), np.ones(1)
+    U = U / norms
+    b = b / norms if problem.bias else np.zeros_like(b)
+    key = np.round(np.vstack([U, b]), 9)
+    _, first = np.unique(key.T, axis=0, return_index=True)
+    U, b = U[:, first], b[first]
+    values = problem.constraint_values(v, U, b if problem.bias else None)
+    q = max(int(n_candidates), 1)
+    if v.ndim == 1:
+        pos = np.flatnonzero(values > 0)
+        neg = np.flatnonzero(values < 0)
+        keep = np.concatenate(
+            [
+                pos[np.argsort(-values[pos], kind="stable")[:q]],
+                neg[np.argsort(values[neg], kind="stable")[:q]],
+            ]
+        )
+        if keep.size == 0:
+            keep = np.array([0])
+    else:
+        keep = np.argsort(-values, kind="stable")[:q]
+    keep = keep[np.argsort(-np.abs(values[keep]), kind="stable")]
+    U, b, values = U[:, keep], b[keep], values[keep]
+    best = float(np.max(np.abs(values), initial=0.0))
+    upper = float(upper_bound)
+    if upper < best:
+        upper = best * (1.0 + 4 * EPS)
+    if np.isfinite(upper) and best >= upper * (1.0 - 1e-9):
+        exact = True
+    return OracleResult(
+        U=U,
+        b=b if problem.bias else None,
+        values=values,
+        upper_bound=upper,
+        exact=bool(exact and np.isfinite(upper)),
+    )
