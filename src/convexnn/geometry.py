@@ -329,7 +329,8 @@ def autoencoder_neurons(X: Any, *, tol: float = 1e-9) -> AutoencoderNeurons:
     # solver precision rather than its square root
     prog = cp.Problem(cp.Minimize(cp.sum(cp.norm(Xs - L @ Xs, 2, axis=1))), cons)
     _solve(prog)
-    R = Xs - np.asarray(L.value) @ Xs
+    Lam = np.asarray(L.value)
+    R = np.vstack([_polish_projection(Xs, i, Lam[i]) for i in range(n)])
     dist = np.linalg.norm(R, axis=1)
     safe = np.where(dist > 0, dist, 1.0)
     U = (R / safe[:, None]).T
@@ -341,6 +342,34 @@ def autoencoder_neurons(X: Any, *, tol: float = 1e-9) -> AutoencoderNeurons:
     margin = np.diag(P) + b
     is_vertex = (dist > 0) & (margin > tol * scale)
     return AutoencoderNeurons(U, b, dist * scale, margin, is_vertex)
+
+
+def _kkt_violation(Xs: np.ndarray, i: int, r: np.ndarray) -> float:
+    """``max_{j != i} (x_j - p)^T r`` for ``p = x_i - r``: <= 0 at the exact projection."""
+    others = np.delete(Xs, i, axis=0)
+    return float(np.max((others - (Xs[i] - r)) @ r))
+
+
+def _polish_projection(Xs: np.ndarray, i: int, lam: np.ndarray) -> np.ndarray:
+    """Residual ``x_i - sum_j lam_j x_j``, refined by projecting onto the affine hull of the
+    solver's support (exact when the support is right); kept only if the KKT violation of
+    the projection drops."""
+    r0 = Xs[i] - lam @ Xs
+    support = np.flatnonzero(lam > 1e-7 * max(float(lam.max()), 1e-300))
+    support = support[support != i]
+    if support.size == 0:
+        return r0
+    B = Xs[support]
+    k = support.size
+    kkt = np.zeros((k + 1, k + 1))
+    kkt[:k, :k] = B @ B.T
+    kkt[:k, k] = kkt[k, :k] = 1.0
+    rhs = np.append(B @ Xs[i], 1.0)
+    sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:k]
+    if np.any(sol < 0):
+        return r0
+    r1 = Xs[i] - sol @ B
+    return r1 if _kkt_violation(Xs, i, r1) < _kkt_violation(Xs, i, r0) else r0
 
 
 def interpolating_network(X: Any, y: Any, *, tol: float = 1e-9) -> ReLUNetwork:
