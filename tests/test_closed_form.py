@@ -309,10 +309,11 @@ def test_min_norm_one_dimensional_vector_and_infeasible():
 
 
 # ============================================================================ spike-free
+@pytest.mark.parametrize("seed", [4, 5])
 @pytest.mark.parametrize("loss", ["squared", "hinge", "logistic"])
-def test_spike_free_theorem4_matches_reference(loss):
-    rng = np.random.default_rng(4)
-    X = np.diag(rng.uniform(0.5, 2.0, 5)) @ whitened_data(4)  # orthogonal rows: spike-free
+def test_spike_free_theorem4_matches_reference(loss, seed):
+    rng = np.random.default_rng(seed)
+    X = np.diag(rng.uniform(0.5, 2.0, 5)) @ whitened_data(seed)  # orthogonal rows: spike-free
     y = rng.standard_normal(5) if loss == "squared" else labels(rng, 5)
     res = cf.spike_free(X, y, 0.3, loss=loss)
     assert res.network.width <= 2
@@ -320,7 +321,7 @@ def test_spike_free_theorem4_matches_reference(loss):
         res, cnn.Problem(X, y, beta=0.3, loss=loss, bias=False), function=loss == "squared"
     )
     if loss != "logistic":  # on whitened data Theorem 4 and Theorems 9/12 agree
-        Xw = whitened_data(4)
+        Xw = whitened_data(seed)
         a, b = cf.spike_free(Xw, y, 0.3, loss=loss), cf.whitened(Xw, y, 0.3, loss=loss)
         assert a.objective == pytest.approx(b.objective, rel=1e-8)
 
@@ -367,6 +368,9 @@ def test_solve_closed_form_dispatch():
 def test_solve_closed_form_explains_why_none_applies():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    with pytest.raises(ValueError, match="not one-hot"):
+        problem = cnn.Problem(whitened_data(0), rng.standard_normal((5, 2)), bias=False)
+        cnn.solve(problem, method="closed_form")
     with pytest.raises(ValueError, match="bias=True.*cutting_plane"):
         cnn.solve(cnn.Problem(X, y, beta=0.1), method="closed_form")
     with pytest.raises(ValueError, match="not whitened.*not proven spike-free.*cutting_plane"):

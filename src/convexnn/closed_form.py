@@ -258,7 +258,7 @@ def whitened_multiclass(
         classes, idx = np.unique(Y, return_inverse=True)
         Y = np.eye(classes.size)[idx]
         info["classes"] = classes
-    if not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1)):
+    if not _is_one_hot(Y):
         raise ValueError(
             "The 'Y' parameter must be one-hot (each row a single 1, the rest 0) for Theorem 15."
         )
@@ -266,6 +266,10 @@ def whitened_multiclass(
     whiten_tol = check_positive_scalar(whiten_tol, "whiten_tol")
     tol = check_positive_scalar(tol, "tol")
     return _whitened_multiclass(problem, whiten_tol, tol, timer, info)
+
+
+def _is_one_hot(Y: np.ndarray) -> bool:
+    return bool(np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1))
 
 
 def _whitened_multiclass(
@@ -792,7 +796,12 @@ def solve_closed_form(
     white = n <= d and float(np.linalg.norm(X @ X.T - np.eye(n), 2)) <= whiten_tol
     if white:
         if problem.n_outputs is not None:
-            return _whitened_multiclass(problem, whiten_tol, tol, timer, {})
+            if _is_one_hot(problem.y):
+                return _whitened_multiclass(problem, whiten_tol, tol, timer, {})
+            raise ValueError(
+                "No closed form applies: the data are whitened but the vector targets are "
+                "not one-hot (Theorem 15 needs one-hot Y). Use method='cutting_plane'."
+            )
         if problem.loss.name in ("squared", "hinge"):
             return _whitened(problem, whiten_tol, tol, timer)
         return _spike_free(problem, tol, timer)
