@@ -24,6 +24,8 @@ only adds candidate neurons; the lower bound still comes from the oracle alone.
 
 from __future__ import annotations
 
+import inspect
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -62,32 +64,30 @@ class _Dictionary:
     def size(self) -> int:
         return self.U.shape[1]
 
-    def add(self, U: np.ndarray, b: np.ndarray | None) -> int:
-        """Add neurons (normalized to unit ``u``); near-duplicates and ``u = 0`` are skipped.
-
-        Returns the number added.
-        """
-        U = np.asarray(U, dtype=float).reshape(self.problem.n_features, -1)
+    def add(self, U: np.ndarray, b: np.ndarray | None, W: np.ndarray | None = None) -> int:
+        """Add neurons (normalized to unit ``u``, with initial l1-form weights ``W`` for a warm
+        start, default 0); near-duplicates, ``u = 0`` and neurons dead on every sample are
+        skipped. Returns the number added."""
+        d = self.problem.n_features
+        U = np.asarray(U, dtype=float).reshape(d, -1)
         b = np.zeros(U.shape[1]) if b is None or not self.problem.bias else np.asarray(b, float)
         norms = np.linalg.norm(U, axis=0)
+        if W is None:
+            W = np.zeros((U.shape[1],) + self.W.shape[1:])
+        else:  # the function of (u, b, w) equals that of (u, b, w ||u||) / ||u||
+            W = (np.asarray(W, dtype=float).reshape((U.shape[1],) + self.W.shape[1:]).T * norms).T
         ok = norms > 1e-12 * max(float(norms.max(initial=0.0)), 1e-300)
-        U, b = U[:, ok] / norms[ok], b[ok] / norms[ok]
-        if U.shape[1] == 0:
-            return 0
-        Z = np.vstack([U, b])  # identify neurons by (u, b)
-        keep = _novel(np.vstack([self.U, self.b]), Z)
-        U, b = U[:, keep], b[keep]
-        if U.shape[1] == 0:
-            return 0
+        U, b, W = U[:, ok] / norms[ok], b[ok] / norms[ok], W[ok]
+        keep = _novel(np.vstack([self.U, self.b]), np.vstack([U, b]))  # identify by (u, b)
+        U, b, W = U[:, keep], b[keep], W[keep]
         Hnew = features(self.problem.X, U, b if self.problem.bias else None)
-        live = np.any(Hnew > 0, axis=0)  # a neuron dead on every sample adds nothing
-        U, b, Hnew = U[:, live], b[live], Hnew[:, live]
+        live = np.any(Hnew > 0, axis=0)
+        U, b, W, Hnew = U[:, live], b[live], W[live], Hnew[:, live]
         if U.shape[1] == 0:
             return 0
         self.U = np.hstack([self.U, U])
         self.b = np.concatenate([self.b, b])
-        pad = np.zeros((U.shape[1],) + self.W.shape[1:])
-        self.W = np.concatenate([self.W, pad], axis=0)
+        self.W = np.concatenate([self.W, W], axis=0)
         if self.squared:
             self.cache.append(Hnew)
         else:
@@ -99,22 +99,40 @@ class _Dictionary:
         self.W = np.array(sol.W, dtype=float)
         return sol
 
+    @property
+    def active(self) -> np.ndarray:
+        """Indices of the neurons with a nonzero output weight."""
+        return np.flatnonzero(np.any(self.W != 0, axis=1) if self.W.ndim == 2 else self.W != 0)
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the neurons where ``mask`` is true."""
+        self.U, self.b, self.W = self.U[:, mask], self.b[mask], self.W[mask]
+        if self.squared:
+            self.cache.keep(mask)
+        else:
+            self.H = self.H[:, mask]
+
     def prune(self) -> None:
         """Drop neurons with zero output weight."""
-        keep = np.any(self.W != 0, axis=1) if self.W.ndim == 2 else self.W != 0
-        if keep.all():
-            return
-        self.U, self.b, self.W = self.U[:, keep], self.b[keep], self.W[keep]
-        if self.squared:
-            self.cache.keep(keep)
-        else:
-            self.H = self.H[:, keep]
+        mask = np.zeros(self.size, dtype=bool)
+        mask[self.active] = True
+        if not mask.all():
+            self.keep(mask)
 
     def network(self, c: Any) -> ReLUNetwork:
-        """The balanced network (Lemma 1) of the current weights: its weight-decay objective
-        equals the master's l1 objective."""
-        b = self.b if self.problem.bias else None
-        return ReLUNetwork(self.U, b, self.W, c).balanced().pruned()
+        """The balanced network (Lemma 1) of the active neurons, in the order of
+        :attr:`active`: its weight-decay objective equals the master's l1 objective."""
+        act = self.active
+        b = self.b[act] if self.problem.bias else None
+        return ReLUNetwork(self.U[:, act], b, self.W[act], c).balanced()
+
+    def replace_active(self, net: ReLUNetwork) -> int:
+        """Swap the active neurons for ``net``'s (a refinement of :meth:`network`, same order),
+        warm-starting their weights at ``net``'s. Returns the number of neurons added."""
+        mask = np.ones(self.size, dtype=bool)
+        mask[self.active] = False
+        self.keep(mask)
+        return self.add(net.U, net.b, net.W)
 
 
 def _novel(old: np.ndarray, new: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
@@ -132,15 +150,16 @@ def _novel(old: np.ndarray, new: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
     return keep
 
 
-def polish_network(problem: Problem, net: ReLUNetwork, *, max_iter: int = 200) -> ReLUNetwork:
+def polish_network(
+    problem: Problem, net: ReLUNetwork, *, max_iter: int = 200, deadline: float | None = None
+) -> ReLUNetwork:
     """Local refinement of all weights of ``net`` by L-BFGS on the weight-decay objective.
 
     Objective: ``L((XU + 1b^T)_+ W + c) + (beta/2)(||U||_F^2 + ||W||_F^2)``; the ReLU is
     piecewise linear, so L-BFGS finds a nearby stationary point of its smooth pieces. The
     result is never worse than ``net`` (the start is kept if no step improves it).
+    ``deadline`` is a ``time.perf_counter()`` value after which the iterations stop.
     """
-    from scipy.optimize import minimize
-
     X, y, beta, loss = problem.X, problem.y, problem.beta, problem.loss
     d, m = net.U.shape
     k = problem.n_outputs
@@ -185,16 +204,7 @@ def polish_network(problem: Problem, net: ReLUNetwork, *, max_iter: int = 200) -
             c0 if bias else np.zeros(0),
         ]
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = minimize(
-            fun,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": max_iter, "ftol": 1e-14, "gtol": 1e-10},
-        )
-    U, b, W, c = unpack(res.x)
+    U, b, W, c = unpack(lbfgs(fun, x0, max_iter=max_iter, deadline=deadline))
     out = ReLUNetwork(
         U,
         b if bias else None,
@@ -202,6 +212,68 @@ def polish_network(problem: Problem, net: ReLUNetwork, *, max_iter: int = 200) -
         (float(c[0]) if k is None else c) if bias else None,
     )
     return out if problem.objective(out) <= problem.objective(start) else start
+
+
+def lbfgs(
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    *,
+    max_iter: int = 200,
+    memory: int = 10,
+    gtol: float = 1e-10,
+    deadline: float | None = None,
+) -> np.ndarray:
+    """Minimize ``fun`` (returning value and gradient) by L-BFGS with Armijo backtracking.
+
+    Plain numpy (two-loop recursion): on tiny vectors this avoids the threading overhead of
+    compiled L-BFGS codes. Returns the best point found.
+    """
+    x = np.array(x0, dtype=float)
+    f, g = fun(x)
+    S, Y = [], []
+    for _ in range(max_iter):
+        if not np.isfinite(f) or np.linalg.norm(g) <= gtol * max(1.0, abs(f)):
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        q = g.copy()
+        alphas = []
+        for s_, y_ in zip(reversed(S), reversed(Y)):
+            a = (s_ @ q) / (y_ @ s_)
+            alphas.append(a)
+            q -= a * y_
+        if S:
+            q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+        else:
+            q /= max(np.linalg.norm(g), 1e-300)
+        for (s_, y_), a in zip(zip(S, Y), reversed(alphas)):
+            q += s_ * (a - (y_ @ q) / (y_ @ s_))
+        d = -q
+        slope = float(g @ d)
+        if slope >= 0:  # not a descent direction: restart from the gradient
+            S, Y = [], []
+            d, slope = -g, -float(g @ g)
+        step = 1.0
+        for _ in range(30):
+            x_new = x + step * d
+            f_new, g_new = fun(x_new)
+            if f_new <= f + 1e-4 * step * slope:
+                break
+            step *= 0.5
+        else:
+            break
+        s_, y_ = x_new - x, g_new - g
+        if s_ @ y_ > 1e-12 * np.linalg.norm(s_) * np.linalg.norm(y_):
+            S.append(s_)
+            Y.append(y_)
+            if len(S) > memory:
+                S.pop(0)
+                Y.pop(0)
+        decrease = f - f_new
+        x, f, g = x_new, f_new, g_new
+        if decrease <= 1e-15 * max(abs(f), 1.0):
+            break
+    return x
 
 
 def solve_cutting_plane(
@@ -217,6 +289,7 @@ def solve_cutting_plane(
     max_new: int = 20,
     polish: str | bool = "auto",
     polish_iter: int = 300,
+    n_init: int | str = "auto",
     master_tol: float | None = None,
     oracle_options: dict | None = None,
     **kwargs: Any,
@@ -253,6 +326,10 @@ def solve_cutting_plane(
         (``'auto'``: only when the oracle is not exact).
     polish_iter : int
         L-BFGS iterations per polish.
+    n_init : int or 'auto'
+        Random neurons through data points (``b = -x_i^T u``) added to the first dictionary
+        when polishing (a random-feature start, the paper's Algorithm 2); ``'auto'``:
+        ``min(300, 2 n)``.
     master_tol : float or None
         Relative duality gap for each master solve (default ``min(1e-10, tol / 100)``).
     oracle_options : dict or None
@@ -280,6 +357,9 @@ def solve_cutting_plane(
     polish_iter = check_positive_int(polish_iter, "polish_iter", minimum=0)
     if not isinstance(polish, bool):
         polish = check_option(polish, "polish", ("auto",))
+    if n_init == "auto":
+        n_init = min(300, 2 * problem.n_samples)
+    n_init = check_positive_int(n_init, "n_init", minimum=0)
     master_tol = (
         min(1e-10, tol / 100)
         if master_tol is None
@@ -292,6 +372,7 @@ def solve_cutting_plane(
     options = dict(oracle_options or {})
 
     timer = Timer(time_limit)
+    deadline = None if time_limit is None else timer.start + time_limit
     beta = problem.beta
     dictionary = _Dictionary(problem)
     start = dictionary.solve(master_tol)  # no neurons: the best offset and its dual vector
@@ -354,18 +435,19 @@ def solve_cutting_plane(
             added = dictionary.add(
                 found.U[:, violating], None if found.b is None else found.b[violating]
             )
+            if iteration == 0 and do_polish and n_init:
+                added += dictionary.add(*_random_neurons(problem, n_init, rng))
             if added == 0 and not do_polish:
                 status = "stalled"
                 break
             sol = dictionary.solve(master_tol)
             network = dictionary.network(sol.c)
             if do_polish and dictionary.size and not timer.expired:
-                polished = polish_network(problem, network, max_iter=polish_iter)
-                added += dictionary.add(polished.U, polished.b)
-                sol = dictionary.solve(master_tol)
-                network = dictionary.network(sol.c)
+                polished = polish_network(problem, network, max_iter=polish_iter, deadline=deadline)
                 if problem.objective(polished) < problem.objective(network):
-                    network = polished  # the master re-solve is exact, so this is rare
+                    added += dictionary.replace_active(polished)
+                    sol = dictionary.solve(master_tol)
+                    network = dictionary.network(sol.c)
             dictionary.prune()
             iteration += 1
             history["master_gap"].append(sol.relative_gap)
@@ -409,15 +491,43 @@ def solve_cutting_plane(
     )
 
 
+def _random_neurons(
+    problem: Problem, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``count`` neurons with Gaussian unit directions, each with its kink at a random sample
+    (``b = -x_i^T u``) when the problem has biases."""
+    U = rng.standard_normal((problem.n_features, count))
+    U /= np.linalg.norm(U, axis=0)
+    if not problem.bias:
+        return U, None
+    rows = rng.integers(0, problem.n_samples, count)
+    return U, -np.einsum("ij,ji->i", problem.X[rows], U)
+
+
 def _oracle_call_options(
-    oracle_fn: Any, options: dict, dictionary: _Dictionary, rng: np.random.Generator
+    oracle_fn: Any,
+    options: dict,
+    dictionary: _Dictionary,
+    rng: np.random.Generator,
+    max_seeds: int = 16,
 ) -> dict:
-    """Options for one oracle call: the user's, plus the current neurons as seeds and a
-    fresh seed for oracles that accept them (declared by ``accepts_seeds``)."""
+    """Options for one oracle call: the user's, plus — for oracles whose ``__call__`` names
+    these parameters — the current neurons as ``seeds`` and a fresh ``random_state``."""
     call = dict(options)
-    if getattr(oracle_fn, "accepts_seeds", False) and dictionary.size and "seeds" not in call:
-        call["seeds"] = (dictionary.U, dictionary.b if dictionary.problem.bias else None)
-    if getattr(oracle_fn, "randomized", False) and "random_state" not in call:
+    try:
+        names = inspect.signature(oracle_fn.__call__).parameters
+    except (TypeError, ValueError):
+        names = {}
+    if "seeds" in names and dictionary.size and "seeds" not in call:
+        strength = (
+            np.abs(dictionary.W) if dictionary.W.ndim == 1 else np.linalg.norm(dictionary.W, axis=1)
+        )
+        top = np.argsort(-strength)[:max_seeds]
+        call["seeds"] = (
+            dictionary.U[:, top],
+            dictionary.b[top] if dictionary.problem.bias else None,
+        )
+    if "random_state" in names and "random_state" not in call:
         call["random_state"] = int(rng.integers(2**31))
     return call
 

@@ -160,11 +160,15 @@ def _lasso(
     beta, p = problem.beta, cache.p
     w = np.zeros(p) if W0 is None else np.array(W0, dtype=float).reshape(p)
     G, q = cache.G, cache.q
-    w, n_iter = _feature_sign(G, q, beta, w, cache.yy, tol, max_iter)
+    n_iter = 0
+    if p > 32:  # a few cheap sweeps find most of the support before the exact method
+        w, n_iter = _lasso_cd(G, q, beta, w, cache.yy, tol, 8)
+    w, extra = _feature_sign(G, q, beta, w, cache.yy, tol, max_iter)
+    n_iter += extra
     if _lasso_gap(G, q, beta, w, cache.yy)[0] > tol * max(
         _lasso_primal(G, q, beta, w, cache.yy), 1e-300
     ):
-        w, extra = _lasso_cd(G, q, beta, w, cache.yy, tol, max_iter)
+        w, extra = _lasso_cd(G, q, beta, w, cache.yy, tol, min(max_iter, 500))
         n_iter += extra
     return _squared_solution(problem, cache, w, n_iter)
 
@@ -240,14 +244,16 @@ def _feature_sign(G, q, beta, w, yy, tol, max_iter) -> tuple[np.ndarray, int]:
         tt = ts[best]
         start = base + beta * float(np.abs(wA).sum())
         if start - vals[best] <= 1e-15 * max(abs(start) + 0.5 * yy, 1e-300):
-            if added.size > 1:  # a joint activation need not descend: retry one at a time
-                theta[added[1:]] = 0.0
-                batch = 1
+            if added.size > 1:  # a joint activation need not descend: retry with fewer
+                batch = max(1, added.size // 4)
+                theta[added[batch:]] = 0.0
                 continue
             break  # degenerate system or rounding floor: the coordinate-descent fallback finishes
         new = wA + tt * d
         if tt < 1.0:  # the coefficients that reached zero leave the active set
             new[np.abs(t - tt) <= 1e-12 * max(tt, 1e-300)] = 0.0
+        if added.size == batch:
+            batch = min(2 * batch, 64)
         step = new - wA
         w[A] = new
         theta[A] = np.sign(new)
@@ -259,9 +265,10 @@ def _lasso_cd(G, q, beta, w, yy, tol, max_iter) -> tuple[np.ndarray, int]:
     """Cyclic coordinate descent on the Gram form (robust fallback)."""
     diag = np.diag(G).copy()
     grad = G @ w - q
-    live = diag > 0
+    live = np.flatnonzero(diag > 0)
     for sweep in range(1, max_iter + 1):
-        for j in np.flatnonzero(live):
+        # full sweeps alternate with sweeps over the nonzero coefficients only
+        for j in live if sweep % 2 == 1 else live[w[live] != 0]:
             old = w[j]
             z = old - grad[j] / diag[j]
             new = np.sign(z) * max(abs(z) - beta / diag[j], 0.0)
