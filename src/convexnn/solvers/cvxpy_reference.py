@@ -66,8 +66,18 @@ def cvxpy_loss(loss_name: str, f: Any, y: np.ndarray) -> Any:
 def solve_scalar_program(
     problem: Problem, y: np.ndarray, D: np.ndarray, *, solver: str, gated: bool, verbose: bool
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, str]:
-    """Solve the scalar-output program; returns (pos, neg, c, dual v, status)."""
+    """Solve the scalar-output program; returns (pos, neg, c, dual v, status).
+
+    For the squared loss the program is solved for ``y / s`` and ``beta / s`` with
+    ``s = max |y|`` and the solution scaled back by ``s`` (the objective scales by ``s^2``,
+    the program is otherwise the same), so targets of any magnitude reach the solver on a
+    unit scale (with ``y ~ 1e6`` Clarabel reported the unscaled program infeasible).
+    """
     import cvxpy as cp
+
+    s = 1.0
+    if problem.loss.name == "squared" and np.any(y != 0):
+        s = float(np.max(np.abs(y)))
 
     A = problem.X_aug
     d, (n, P) = problem.n_features, D.shape
@@ -82,17 +92,20 @@ def solve_scalar_program(
         S = 2 * Df - 1
         constraints += [cp.multiply(S, AV) >= 0, cp.multiply(S, AW) >= 0]
     penalty = cp.sum(cp.norm(V[:d], 2, axis=0)) + cp.sum(cp.norm(W[:d], 2, axis=0))
-    objective = cvxpy_loss(problem.loss.name, f, y) + problem.beta * penalty
+    objective = cvxpy_loss(problem.loss.name, f, y / s) + (problem.beta / s) * penalty
     prog = cp.Problem(cp.Minimize(objective), constraints)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        prog.solve(solver=solver, verbose=verbose)
+        try:
+            prog.solve(solver=solver, verbose=verbose)
+        except cp.error.SolverError as exc:
+            raise RuntimeError(f"CVXPY ({solver}) failed: {exc}") from None
     if V.value is None:
         raise RuntimeError(f"CVXPY ({solver}) failed: status {prog.status}.")
     dual = constraints[0].dual_value
     v = np.asarray(dual, dtype=float) if dual is not None else np.zeros(n)
     cval = float(c.value) if problem.bias else 0.0
-    return V.value, W.value, cval, v, prog.status
+    return s * V.value, s * W.value, s * cval, s * v, prog.status
 
 
 def solve_cvxpy(
@@ -131,6 +144,10 @@ def solve_cvxpy(
     tol = check_positive_scalar(tol, "tol")
     timer = Timer()
     D, full = check_patterns(problem, patterns)
+    if certify:
+        shortcut = _zero_network_if_optimal(problem, tol, timer, D.shape[1], full)
+        if shortcut is not None:
+            return shortcut
     outputs = [problem.y] if problem.n_outputs is None else list(problem.y.T)
     nets, duals, statuses = [], [], []
     for y in outputs:
@@ -147,6 +164,11 @@ def solve_cvxpy(
         duals.append(v)
         statuses.append(status)
     network = nets[0] if problem.n_outputs is None else _stack_outputs(nets, problem.bias)
+    zero = problem.zero_network()
+    if problem.objective(zero) <= problem.objective(network):
+        # nothing beats the best constant (constant targets, beta above the threshold): return
+        # it exactly rather than the solver's 1e-10-sized neurons, which no gap can certify
+        network = zero
     dual = duals[0] if problem.n_outputs is None else np.column_stack(duals)
     lower, sound, cert_info = -np.inf, False, {}
     if certify:
@@ -170,6 +192,47 @@ def solve_cvxpy(
         message=f"CVXPY/{solver} on the reformulation over the {kind}: {status}",
         dual=dual,
         info={"n_patterns": D.shape[1], "full_enumeration": full, **cert_info},
+    )
+
+
+def _zero_network_if_optimal(
+    problem: Problem, tol: float, timer: Timer, n_patterns: int, full: bool
+) -> Result | None:
+    """The best constant network, certified, when beta is above the threshold where it is
+    optimal (its dual vector is feasible by a sound oracle bound and closes the gap to
+    ``tol``); else None.
+
+    A globally optimal zero network is also optimal for every restriction of the program.
+    Huge ``beta / max|y|`` ratios, where this applies, are the programs the conic solver
+    handles worst.
+    """
+    from ..certificate import dual_lower_bound
+    from ..oracles import get_oracle
+
+    zero = problem.zero_network()
+    v = problem.dual_vector(zero)
+    result = get_oracle("auto", problem)(problem, v)
+    if not result.upper_bound <= problem.beta:
+        return None
+    lower = dual_lower_bound(problem, v, result.upper_bound)[0]
+    objective = problem.objective(zero)
+    if objective - lower > tol * max(abs(objective), np.finfo(float).tiny):
+        return None  # a feasible but loose dual (hinge subgradients): proves nothing
+    return finish(
+        problem,
+        zero,
+        timer=timer,
+        n_iter=0,
+        lower_bound=lower,
+        tol=tol,
+        sound=True,
+        status="optimal",
+        message=(
+            f"beta={problem.beta:g} is above max |v^T (Xu + b1)_+| <= {result.upper_bound:.6g} "
+            "for the best constant network's dual vector: the zero network is optimal"
+        ),
+        dual=v,
+        info={"n_patterns": n_patterns, "full_enumeration": full, "zero_network_optimal": True},
     )
 
 
