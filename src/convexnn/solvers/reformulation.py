@@ -1,0 +1,256 @@
+"""Fast solver for the convex reformulation over sign patterns (ADMM in torch, CPU or CUDA).
+
+Solves exactly the program of the CVXPY reference (:mod:`convexnn.solvers.cvxpy_reference`;
+Pilanci & Ergen, ICML 2020; NOTES §5). With ``X~ = [X, 1]`` when ``bias`` (else ``X``) and
+sign patterns ``D_p``::
+
+    min  1/2 || sum_p D_p X~ (v_p - w_p) + c - y ||^2 + beta sum_p (||v_p[:d]||_2 + ||w_p[:d]||_2)
+    s.t. (2 D_p - I) X~ v_p >= 0,  (2 D_p - I) X~ w_p >= 0        (dropped when ``gated``),
+
+with ``c`` free when ``bias``. Over the full arrangement (``patterns=None``) this equals the
+training problem ``1/2 ||f(X) - y||^2 + (beta/2)(||U||_F^2 + ||W||_F^2)`` (Thm 8 with its
+bias; global optimum); over sampled patterns it is a restriction whose optimum is only an
+upper bound on the training optimum. The algorithm is in :mod:`._reform_admm`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import arrangements
+from .._validation import check_no_kwargs, check_positive_int, check_positive_scalar
+from ..network import ReLUNetwork
+from ..problem import Problem
+from ..result import Result
+from ._common import ConvergenceWarning, Timer, finish, recover_network
+from ._reform_admm import admm_gated
+from ._reform_ipm import ipm_relu
+from .cvxpy_reference import _scalar_view, _stack_outputs, check_patterns
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def solve_reformulation(
+    problem: Problem,
+    *,
+    patterns: Any = None,
+    gated: bool = False,
+    tol: float = 1e-8,
+    max_iter: int = 20_000,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype | None = None,
+    random_state: Any = 0,
+    time_limit: float | None = None,
+    certify: bool = False,
+    verbose: bool = False,
+    **kwargs: Any,
+) -> Result:
+    """Solve the convex reformulation over ``patterns`` by ADMM (squared loss).
+
+    Objective (training problem): ``1/2 ||f(X) - y||^2 + (beta/2)(||U||_F^2 + ||W||_F^2)``,
+    biases unregularized; the program solved is the ICML 2020 reformulation above, the same
+    as ``solve(problem, method="cvxpy", patterns=..., gated=...)``.
+
+    Parameters
+    ----------
+    patterns : None, int or (n, P) 0/1 array
+        None enumerates the whole arrangement (global optimum; needs low rank, see
+        :func:`convexnn.arrangements.enumerate`); an int samples that many patterns with
+        :func:`convexnn.arrangements.sample` (seeded by ``random_state``); an array gives them.
+    gated : bool
+        Drop the cone constraints (the gated-ReLU group lasso). The ReLU network recovered
+        from a gated solution is not the gated model: ``info["program_objective"]`` is the
+        gated program's value, ``Result.objective`` the recovered network's.
+    tol : float
+        Relative KKT residual (primal and dual) at which ADMM stops.
+    max_iter : int
+        ADMM iterations per output.
+    device, dtype : torch device and dtype
+        ``"cpu"`` or ``"cuda"``; float64 by default, float32 allowed (looser accuracy).
+    random_state : int, Generator or None
+        Seeds the pattern sampling when ``patterns`` is an int.
+    time_limit : float or None
+        Seconds; ADMM stops (status ``"time_limit"``) once exceeded.
+    certify : bool
+        Compute a sound lower bound with :func:`convexnn.certify` (otherwise ``lower_bound``
+        is ``-inf``: a sampled program is a restriction and bounds nothing from below).
+    verbose : bool
+        Print the residuals.
+
+    Returns
+    -------
+    Result
+        ``info`` holds ``program_objective`` (the convex program's value), ``constraint_violation``
+        (``max_p max_i -((2D_p - I) X~ u_p)_i``, 0 when gated), ``prediction_mismatch``
+        (``max_i |network(x_i) - convex model(x_i)|``), the relative KKT residuals
+        ``primal_residual`` and ``dual_residual`` (and the relative ``duality_gap`` of the
+        interior-point method), ``n_patterns``.
+    """
+    rho = kwargs.pop("rho", None)
+    check_no_kwargs(kwargs, "solve(method='reformulation')")
+    if problem.loss.name != "squared":
+        raise ValueError(
+            f"method='reformulation' supports the squared loss only, got loss="
+            f"'{problem.loss.name}'; use method='cvxpy' (same program) or method='cutting_plane'."
+        )
+    if not isinstance(gated, (bool, np.bool_)):
+        raise TypeError(f"The 'gated' parameter must be a bool, got {gated!r}.")
+    tol = check_positive_scalar(tol, "tol")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    if time_limit is not None:
+        time_limit = check_positive_scalar(time_limit, "time_limit")
+    if rho is not None:
+        rho = check_positive_scalar(rho, "rho")
+    dev = _check_device(device)
+    tdtype = _check_dtype(dtype)
+    timer = Timer(time_limit)
+    if isinstance(patterns, (int, np.integer)) and not isinstance(patterns, bool):
+        n_patterns = check_positive_int(int(patterns), "patterns")
+        D = arrangements.sample(problem.X, n_patterns, problem.bias, seed=random_state)
+        D, full = check_patterns(problem, D)
+    else:
+        D, full = check_patterns(problem, patterns)
+
+    A = torch.as_tensor(problem.X_aug, dtype=tdtype, device=dev)
+    Dt = torch.as_tensor(D, dtype=tdtype, device=dev)
+    outputs = [problem.y] if problem.n_outputs is None else list(problem.y.T)
+    nets, fits, stats = [], [], []
+    for y in outputs:
+        deadline = None if time_limit is None else timer.start + time_limit
+        yt = torch.as_tensor(np.array(y), dtype=tdtype, device=dev)
+        common = dict(
+            n_features=problem.n_features,
+            center=problem.bias,
+            tol=tol,
+            deadline=deadline,
+            clock=time.perf_counter,
+            verbose=verbose,
+        )
+        if gated:
+            out = admm_gated(A, Dt, yt, problem.beta, max_iter=max_iter, rho=rho, **common)
+        else:
+            out = ipm_relu(A, Dt, yt, problem.beta, max_iter=max_iter, **common)
+        pos = out.V.to(torch.float64).cpu().numpy()
+        neg = out.W.to(torch.float64).cpu().numpy()
+        F = _convex_model(problem.X_aug, D, pos, neg)
+        c = float(np.mean(y - F)) if problem.bias else None
+        scalar = problem if problem.n_outputs is None else _scalar_view(problem, y)
+        nets.append(recover_network(scalar, pos, neg, c))
+        fits.append((pos, neg, F + (c or 0.0)))
+        stats.append(out)
+    network = nets[0] if problem.n_outputs is None else _stack_outputs(nets, problem.bias)
+    info = _diagnostics(problem, D, fits, network, bool(gated))
+    if not gated:
+        info["duality_gap"] = max(s.gap for s in stats)
+    converged = all(s.converged for s in stats)
+    n_iter = sum(s.n_iter for s in stats)
+    info.update(
+        n_patterns=D.shape[1],
+        full_enumeration=full,
+        gated=bool(gated),
+        primal_residual=max(s.primal_residual for s in stats),
+        dual_residual=max(s.dual_residual for s in stats),
+        algorithm="admm (gated group lasso)" if gated else "primal-dual interior point",
+        device=str(dev),
+        dtype=str(tdtype).replace("torch.", ""),
+    )
+    history = stats[0].history if len(stats) == 1 else {}
+    if converged:
+        status = "optimal" if full and not gated and problem.n_outputs is None else "restricted"
+    else:
+        status = "time_limit" if timer.expired else "max_iter"
+        warnings.warn(
+            f"{info['algorithm']} did not reach tol in {n_iter} iterations: KKT residuals primal "
+            f"{info['primal_residual']:.2e}, dual {info['dual_residual']:.2e}, tolerance "
+            f"{tol:.1e}"
+            + (f", duality gap {info['duality_gap']:.2e}" if not gated else "")
+            + "; increase max_iter or time_limit, or loosen tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    lower, sound = -math.inf, False
+    if certify:
+        from ..certificate import certify as run_certify
+
+        cert = run_certify(problem, network)
+        lower, sound = cert.lower_bound, True
+        info["certificate"] = cert
+    kind = "full arrangement" if full else f"{D.shape[1]} patterns"
+    return finish(
+        problem,
+        network,
+        timer=timer,
+        n_iter=n_iter,
+        lower_bound=lower,
+        tol=tol,
+        sound=sound,
+        status=status,
+        history=history,
+        info=info,
+        message=(
+            f"{info['algorithm']} ({'gated' if gated else 'ReLU'} program, {kind}) {status} "
+            f"after {n_iter} iterations; KKT residuals {info['primal_residual']:.1e}/"
+            f"{info['dual_residual']:.1e}"
+        ),
+    )
+
+
+def _convex_model(A: np.ndarray, D: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """``sum_p D_p A (v_p - w_p)`` (without the offset)."""
+    return np.sum(D * (A @ (pos - neg)), axis=1)
+
+
+def _diagnostics(
+    problem: Problem, D: np.ndarray, fits: list, network: ReLUNetwork, gated: bool
+) -> dict[str, Any]:
+    """Program objective, cone violation and network-vs-model mismatch, in float64."""
+    A = problem.X_aug
+    S = 2.0 * D - 1.0
+    d = problem.n_features
+    program, violation, model = 0.0, 0.0, []
+    for (pos, neg, F), y in zip(
+        fits, [problem.y] if problem.n_outputs is None else list(problem.y.T)
+    ):
+        penalty = np.linalg.norm(pos[:d], axis=0).sum() + np.linalg.norm(neg[:d], axis=0).sum()
+        program += 0.5 * float(np.sum((F - y) ** 2)) + problem.beta * float(penalty)
+        if not gated:
+            for B in (pos, neg):
+                violation = max(violation, float(np.max(-(S * (A @ B)), initial=0.0)))
+        model.append(F)
+    F = model[0] if problem.n_outputs is None else np.column_stack(model)
+    mismatch = float(np.max(np.abs(network.predict(problem.X) - F)))
+    return {
+        "program_objective": program,
+        "constraint_violation": violation,
+        "prediction_mismatch": mismatch,
+    }
+
+
+def _check_device(device: Any) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"The 'device' parameter must be a torch device, got {device!r} ({exc})."
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"The 'device' parameter is {device!r} but CUDA is not available.")
+    return dev
+
+
+def _check_dtype(dtype: Any) -> torch.dtype:
+    if dtype is None:
+        return torch.float64
+    if isinstance(dtype, str) and dtype in _DTYPES:
+        return _DTYPES[dtype]
+    if dtype in (torch.float64, torch.float32):
+        return dtype
+    if dtype in (np.float64, np.float32):
+        return _DTYPES[np.dtype(dtype).name]
+    raise ValueError(f"The 'dtype' parameter must be float64 or float32, got {dtype!r}.")
