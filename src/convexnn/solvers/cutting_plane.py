@@ -391,7 +391,11 @@ def solve_cutting_plane(
     try:
         while True:
             found = oracle_fn(
-                problem, v, **_oracle_call_options(oracle_fn, options, dictionary, rng)
+                problem,
+                v,
+                **_oracle_call_options(
+                    oracle_fn, options, dictionary, rng, max_new=max_new, deadline=deadline
+                ),
             )
             last, exact = found, bool(found.exact)
             bound, _ = dual_lower_bound(problem, v, found.upper_bound)
@@ -437,9 +441,16 @@ def solve_cutting_plane(
             )
             if iteration == 0 and do_polish and n_init:
                 added += dictionary.add(*_random_neurons(problem, n_init, rng))
+            tightened = False
             if added == 0 and not do_polish:
-                status = "stalled"
-                break
+                if exact and master_tol > 1e-15:
+                    tightened = True
+                    # the exact oracle's best neurons are already in the dictionary: only
+                    # the master's accuracy limits the gap, so solve it more accurately
+                    master_tol = max(master_tol * 1e-3, 1e-15)
+                else:
+                    status = "stalled"
+                    break
             sol = dictionary.solve(master_tol)
             network = dictionary.network(sol.c)
             if do_polish and dictionary.size and not timer.expired:
@@ -455,7 +466,7 @@ def solve_cutting_plane(
             v = sol.dual
             if objective < best[0]:
                 best = (objective, network, v)
-            elif added == 0:
+            elif added == 0 and not tightened:
                 status = "stalled"
                 break
             if timer.expired:
@@ -509,10 +520,14 @@ def _oracle_call_options(
     options: dict,
     dictionary: _Dictionary,
     rng: np.random.Generator,
+    *,
+    max_new: int,
+    deadline: float | None,
     max_seeds: int = 16,
 ) -> dict:
     """Options for one oracle call: the user's, plus — for oracles whose ``__call__`` names
-    these parameters — the current neurons as ``seeds`` and a fresh ``random_state``."""
+    these parameters — the strongest current neurons as ``seeds``, a fresh ``random_state``,
+    ``n_candidates`` (``max_new``) and the remaining time as ``time_limit``."""
     call = dict(options)
     try:
         names = inspect.signature(oracle_fn.__call__).parameters
@@ -529,6 +544,10 @@ def _oracle_call_options(
         )
     if "random_state" in names and "random_state" not in call:
         call["random_state"] = int(rng.integers(2**31))
+    if "n_candidates" in names and "n_candidates" not in call:
+        call["n_candidates"] = max_new
+    if "time_limit" in names and "time_limit" not in call and deadline is not None:
+        call["time_limit"] = max(deadline - time.perf_counter(), 0.0)
     return call
 
 

@@ -1,0 +1,217 @@
+"""The cutting-plane solver (``solve(prob, method="cutting_plane")``, NOTES §4).
+
+Every certified answer is checked against the CVXPY reference over the *full* arrangement
+(the exact global optimum for the low-rank data used here). Tolerances: the solver certifies
+a relative gap of 1e-7 (far below the 1e-6 asserted) and Clarabel solves to about 1e-8, so
+objectives must agree to rel 1e-6; a lower bound may exceed the reference optimum by at
+most Clarabel's own accuracy (1e-7 relative) — anything more would be an unsound bound.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import convexnn as cnn
+from _budget import seeds
+from convexnn import ConvergenceWarning
+
+REF_RTOL = 1e-6  # objective agreement with the exact reference
+SOUND_RTOL = 1e-7  # how far a lower bound may sit above Clarabel's optimum (its accuracy)
+
+
+def reference(prob: cnn.Problem) -> float:
+    """The exact global optimum: CVXPY over the full arrangement (low-rank data only)."""
+    return cnn.solve(prob, method="cvxpy", certify=False).objective
+
+
+def assert_certified_optimum(res: cnn.Result, opt: float) -> None:
+    assert res.certified and res.status == "optimal", res.message
+    assert res.relative_gap <= 1e-6
+    assert abs(res.objective - opt) <= REF_RTOL * abs(opt)
+    assert res.lower_bound <= opt + SOUND_RTOL * abs(opt)
+    # every bound reported along the way is sound too, and the history is consistent
+    assert max(res.history["lower_bound"]) <= opt + SOUND_RTOL * abs(opt)
+    assert np.all(np.diff(res.history["lower_bound"]) >= 0)
+    lengths = {len(res.history[k]) for k in ("objective", "lower_bound", "gap", "width", "time")}
+    assert len(lengths) == 1
+
+
+def one_dimensional(seed: int, loss: str, n: int = 25):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, (n, 1))
+    y = np.sin(2 * x[:, 0]) + 0.2 * rng.standard_normal(n)
+    if loss == "hinge":
+        return cnn.Problem(x, np.where(y > 0, 1.0, -1.0), beta=0.3, loss="hinge")
+    return cnn.Problem(x, y, beta=0.05)
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+@pytest.mark.parametrize("loss", ["squared", "hinge"])
+def test_one_dimensional_is_certified_spline_with_kinks_at_data(loss, seed):
+    prob = one_dimensional(seed, loss)
+    res = cnn.solve(prob, method="cutting_plane")
+    assert res.info["exact"]
+    assert_certified_optimum(res, reference(prob))
+    net = res.network
+    assert net.width >= 1
+    x = prob.X[:, 0]
+    kinks = -net.b / net.U[0]  # Lemma 6: optimal kinks sit at data points
+    assert np.abs(kinks[:, None] - x[None, :]).min(axis=1).max() <= 1e-8
+    # a linear spline: piecewise linear between consecutive kinks (second differences vanish
+    # on a grid that avoids the kinks)
+    grid = np.linspace(-2.5, 2.5, 2001)
+    f = net.predict(grid[:, None])
+    second = np.abs(f[2:] - 2 * f[1:-1] + f[:-2])
+    near = np.abs(grid[1:-1, None] - kinks[None, :]).min(axis=1) <= 2 * (grid[1] - grid[0])
+    assert second[~near].max() <= 1e-9
+
+
+@pytest.mark.parametrize("seed", seeds(2))
+def test_two_dimensional_with_bias_matches_full_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((30, 2))
+    y = np.sin(X[:, 0]) * X[:, 1] + 0.1 * rng.standard_normal(30)
+    prob = cnn.Problem(X, y, beta=0.1)
+    res = cnn.solve(prob, tol=1e-7)
+    assert res.info["oracle"] == "enumeration"
+    assert_certified_optimum(res, reference(prob))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("seed", seeds(2))
+def test_whitened_data_matches_full_enumeration(seed, bias):
+    rng = np.random.default_rng(seed)
+    X = np.linalg.qr(rng.standard_normal((8, 5)))[0].T  # 5 x 8 with X X^T = I
+    prob = cnn.Problem(X, rng.standard_normal(5), beta=0.1, bias=bias)
+    res = cnn.solve(prob, tol=1e-7)
+    assert_certified_optimum(res, reference(prob))
+    if not bias:  # Thm 9: the closed form agrees
+        closed = cnn.closed_form.whitened(X, prob.y, prob.beta)
+        assert res.objective == pytest.approx(closed.objective, rel=REF_RTOL)
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+def test_rank_one_data_matches_full_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    X = np.outer(rng.standard_normal(20), rng.standard_normal(4))
+    prob = cnn.Problem(X, rng.standard_normal(20), beta=0.1)
+    res = cnn.solve(prob, tol=1e-7)
+    assert res.info["oracle"] == "exact_1d"
+    assert_certified_optimum(res, reference(prob))
+
+
+def test_heuristic_oracle_bound_is_sound_and_objective_not_below_optimum():
+    """With the local-search oracle the bound may be loose but must stay valid."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((12, 2))
+    prob = cnn.Problem(X, rng.standard_normal(12), beta=0.2)
+    opt = reference(prob)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = cnn.solve(prob, oracle="local_search", max_iter=15, tol=1e-7)
+    assert max(res.history["lower_bound"]) <= opt + SOUND_RTOL * abs(opt)
+    assert res.objective >= opt - REF_RTOL * abs(opt)
+    assert res.objective <= 1.01 * opt  # polishing + master get close on a tiny problem
+
+
+def test_vector_outputs_and_logistic_certify():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (15, 1))
+    Y = np.column_stack([np.sin(3 * x[:, 0]), x[:, 0] ** 2])
+    res = cnn.solve(cnn.Problem(x, Y, beta=0.05), tol=1e-6)
+    assert res.certified and res.network.n_outputs == 2
+    labels = np.where(np.sin(3 * x[:, 0]) > 0, 1.0, -1.0)
+    prob = cnn.Problem(x, labels, beta=0.2, loss="logistic")
+    res = cnn.solve(prob, tol=1e-6)
+    assert res.certified
+    assert res.objective == pytest.approx(reference(prob), rel=1e-5)
+
+
+def test_max_iter_gives_uncertified_result_and_warning():
+    prob = one_dimensional(0, "squared", n=40)
+    with pytest.warns(ConvergenceWarning, match=r"relative gap .* \(tolerance 1e-06\).*max_iter"):
+        res = cnn.solve(prob, max_iter=1)
+    assert not res.certified and res.status == "max_iter"
+    assert res.n_iter == 1
+    assert res.lower_bound <= res.objective
+    assert res.objective < prob.objective(prob.zero_network())  # best network so far
+
+
+def test_time_limit_gives_uncertified_result_and_warning():
+    prob = one_dimensional(1, "squared", n=40)
+    with pytest.warns(ConvergenceWarning, match="time_limit"):
+        res = cnn.solve(prob, time_limit=1e-9)
+    assert not res.certified and res.status == "time_limit"
+    assert np.isfinite(res.objective)
+
+
+def test_callback_receives_progress_and_can_stop():
+    prob = one_dimensional(2, "squared")
+    seen = []
+
+    def callback(info):
+        seen.append(info)
+        return info["iteration"] >= 1
+
+    res = cnn.solve(prob, callback=callback)
+    assert res.status == "callback" and res.n_iter == 1
+    assert {"iteration", "width", "objective", "lower_bound", "gap", "elapsed"} <= set(seen[0])
+    assert [s["iteration"] for s in seen] == [0, 1]
+    assert seen[1]["objective"] <= seen[0]["objective"]
+
+
+def test_keyboard_interrupt_returns_best_result_so_far():
+    prob = one_dimensional(0, "squared", n=40)
+
+    def callback(info):
+        if info["iteration"] == 1:
+            raise KeyboardInterrupt
+
+    res = cnn.solve(prob, callback=callback)
+    assert res.status == "interrupted" and not res.certified
+    assert res.objective == pytest.approx(prob.objective(res.network))
+    assert np.isfinite(res.lower_bound) and res.lower_bound <= res.objective
+    assert res.objective < prob.objective(prob.zero_network())
+
+
+def test_verbose_prints_one_line_per_iteration(capsys):
+    res = cnn.solve(one_dimensional(0, "squared"), verbose=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 + len(res.history["objective"])  # title, header, iterations
+    assert "rel gap" in lines[1]
+
+
+def test_general_data_beats_its_random_feature_start():
+    """Polishing + oracle neurons improve on the random-feature Lasso it starts from."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    y = np.tanh(X @ rng.standard_normal(5)) + 0.1 * rng.standard_normal(60)
+    prob = cnn.Problem(X, y, beta=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = cnn.solve(prob, max_iter=4)
+    assert res.info["oracle"] == "local_search" and not res.info["exact"]
+    obj = res.history["objective"]
+    assert obj[-1] < obj[1] < obj[0]
+    assert res.objective == pytest.approx(prob.objective(res.network))
+    assert res.lower_bound <= res.objective
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"tol": -1.0}, ValueError, "'tol'"),
+        ({"max_iter": 1.5}, TypeError, "'max_iter'"),
+        ({"time_limit": 0.0}, ValueError, "'time_limit'"),
+        ({"callback": 3}, TypeError, "'callback'"),
+        ({"polish": "sometimes"}, ValueError, "'polish'"),
+        ({"oracle": "psychic"}, ValueError, "'oracle'"),
+        ({"colour": "red"}, TypeError, "colour"),
+    ],
+)
+def test_invalid_options_name_the_parameter(options, error, match):
+    with pytest.raises(error, match=match):
+        cnn.solve(one_dimensional(0, "squared"), **options)
