@@ -90,7 +90,8 @@ def solve_reformulation(
         (``max_p max_i -((2D_p - I) X~ u_p)_i``, 0 when gated), ``prediction_mismatch``
         (``max_i |network(x_i) - convex model(x_i)|``), the relative KKT residuals
         ``primal_residual`` and ``dual_residual`` (and the relative ``duality_gap`` of the
-        interior-point method), ``n_patterns``.
+        interior-point method, with ``reduced_accuracy`` true when rounding stalled it
+        between ``tol`` and 1e-6), ``n_patterns``.
     """
     rho = kwargs.pop("rho", None)
     check_no_kwargs(kwargs, "solve(method='reformulation')")
@@ -117,7 +118,7 @@ def solve_reformulation(
     else:
         D, full = check_patterns(problem, patterns)
 
-    A = torch.as_tensor(problem.X_aug, dtype=tdtype, device=dev)
+    A = torch.tensor(np.array(problem.X_aug), dtype=tdtype, device=dev)
     Dt = torch.as_tensor(D, dtype=tdtype, device=dev)
     outputs = [problem.y] if problem.n_outputs is None else list(problem.y.T)
     nets, fits, stats = [], [], []
@@ -148,6 +149,7 @@ def solve_reformulation(
     info = _diagnostics(problem, D, fits, network, bool(gated))
     if not gated:
         info["duality_gap"] = max(s.gap for s in stats)
+        info["reduced_accuracy"] = any(s.reduced_accuracy for s in stats)
     converged = all(s.converged for s in stats)
     n_iter = sum(s.n_iter for s in stats)
     info.update(

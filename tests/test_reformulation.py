@@ -1,0 +1,165 @@
+"""The fast reformulation solver against the CVXPY reference (same program, same patterns)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import convexnn as cnn
+from convexnn.solvers.reformulation import solve_reformulation
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny problems: one torch thread avoids oversubscription on shared cores (restored)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _problem(seed: int, n: int = 25, d: int = 3, bias: bool = True, beta: float = 0.3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.sin(X @ rng.standard_normal(d)) + 0.1 * rng.standard_normal(n)
+    return cnn.Problem(X, y, beta=beta, bias=bias)
+
+
+def _check_against_cvxpy(prob, patterns, gated, rel):
+    ours = solve_reformulation(prob, patterns=patterns, gated=gated)
+    ref = cnn.solve(prob, method="cvxpy", patterns=patterns, gated=gated, certify=False)
+    # the reference's value of the program: for ReLU its network realises the program exactly
+    ref_value = ref.objective if not gated else None
+    if ref_value is not None:
+        assert abs(ours.info["program_objective"] - ref_value) <= rel * abs(ref_value)
+        # the recovered network evaluated independently equals the program value
+        assert abs(ours.objective - ours.info["program_objective"]) <= 1e-9 * abs(ref_value)
+        assert ours.info["constraint_violation"] <= 1e-8
+        assert ours.info["prediction_mismatch"] <= 1e-8
+    return ours, ref
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("bias", [True, False])
+def test_relu_sampled_matches_cvxpy(seed, bias):
+    prob = _problem(seed, bias=bias)
+    D = cnn.arrangements.sample(prob.X, 12, bias, seed=seed)
+    ours, _ = _check_against_cvxpy(prob, D, gated=False, rel=1e-6)
+    assert ours.status == "restricted"
+    assert ours.lower_bound == -np.inf
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_relu_full_enumeration_matches_cvxpy(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((12, 1))
+    y = np.abs(X[:, 0]) + 0.1 * rng.standard_normal(12)
+    prob = cnn.Problem(X, y, beta=0.1, bias=True)
+    ours, _ = _check_against_cvxpy(prob, None, gated=False, rel=1e-6)
+    assert ours.info["full_enumeration"]
+    assert ours.status == "optimal"
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gated_matches_cvxpy(seed, bias):
+    import cvxpy as cp
+
+    prob = _problem(seed, bias=bias)
+    D = cnn.arrangements.sample(prob.X, 10, bias, seed=seed).astype(float)
+    ours = solve_reformulation(prob, patterns=D, gated=True, tol=1e-10)
+    # the gated program written out directly (the reference returns a ReLU network, whose
+    # objective is not the gated program's value)
+    A, d, P = prob.X_aug, prob.n_features, D.shape[1]
+    V, W = cp.Variable((A.shape[1], P)), cp.Variable((A.shape[1], P))
+    c = cp.Variable() if bias else 0.0
+    f = cp.sum(cp.multiply(D, A @ (V - W)), axis=1) + c
+    obj = 0.5 * cp.sum_squares(f - prob.y) + prob.beta * (
+        cp.sum(cp.norm(V[:d], 2, axis=0)) + cp.sum(cp.norm(W[:d], 2, axis=0))
+    )
+    ref = cp.Problem(cp.Minimize(obj)).solve(solver="CLARABEL")
+    assert abs(ours.info["program_objective"] - ref) <= 1e-6 * abs(ref)
+    assert ours.info["gated"]
+    assert ours.info["constraint_violation"] == 0.0
+
+
+def test_float32_path():
+    prob = _problem(7)
+    D = cnn.arrangements.sample(prob.X, 10, True, seed=7)
+    for gated, rel in ((True, 1e-4), (False, 5e-2)):  # the IPM stalls early in float32
+        ref = solve_reformulation(prob, patterns=D, gated=gated)
+        with pytest.warns(cnn.ConvergenceWarning):  # float32 cannot reach the default tol
+            low = solve_reformulation(prob, patterns=D, gated=gated, dtype="float32", max_iter=2000)
+        assert low.info["dtype"] == "float32"
+        value, want = low.info["program_objective"], ref.info["program_objective"]
+        assert abs(value - want) <= rel * want
+        if not gated:
+            assert low.info["prediction_mismatch"] <= 1e-4
+
+
+def test_integer_patterns_are_sampled_with_the_seed():
+    prob = _problem(8)
+    a = solve_reformulation(prob, patterns=9, random_state=3)
+    b = solve_reformulation(prob, patterns=cnn.arrangements.sample(prob.X, 9, True, seed=3))
+    assert a.info["n_patterns"] == b.info["n_patterns"]
+    assert a.objective == pytest.approx(b.objective, rel=1e-12)
+
+
+def test_dispatch_and_vector_outputs():
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((20, 2))
+    Y = np.column_stack([np.abs(X[:, 0]), X[:, 1] ** 2])
+    prob = cnn.Problem(X, Y, beta=0.2, bias=True)
+    D = cnn.arrangements.sample(X, 8, True, seed=0)
+    ours = cnn.solve(prob, method="reformulation", patterns=D)
+    ref = cnn.solve(prob, method="cvxpy", patterns=D, certify=False)
+    assert ours.network.n_outputs == 2
+    assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
+def test_no_patterns_without_bias_needs_low_rank():
+    prob = _problem(0, n=30, d=8)
+    with pytest.raises(ValueError, match="patterns"):
+        solve_reformulation(prob, patterns=None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"patterns": np.ones((3, 4))}, ValueError, "patterns"),
+        ({"patterns": np.full((25, 4), 2)}, ValueError, "0 and 1"),
+        ({"patterns": 0}, ValueError, "patterns"),
+        ({"tol": -1.0}, ValueError, "tol"),
+        ({"device": "tpu9"}, ValueError, "device"),
+        ({"dtype": "float16"}, ValueError, "dtype"),
+        ({"gated": "yes"}, TypeError, "gated"),
+        ({"unknown_option": 1}, TypeError, "unknown_option"),
+    ],
+)
+def test_bad_inputs(kwargs, error, match):
+    prob = _problem(0)
+    kwargs.setdefault("patterns", 5)
+    with pytest.raises(error, match=match):
+        solve_reformulation(prob, **kwargs)
+
+
+def test_other_losses_are_refused_with_a_pointer():
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    prob = cnn.Problem(X, np.sign(X[:, 0]) + (X[:, 0] == 0), beta=0.1, loss="hinge")
+    with pytest.raises(ValueError, match="method='cvxpy'"):
+        solve_reformulation(prob, patterns=4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    prob = _problem(11)
+    D = cnn.arrangements.sample(prob.X, 10, True, seed=0)
+    for gated in (False, True):
+        cpu = solve_reformulation(prob, patterns=D, gated=gated)
+        gpu = solve_reformulation(prob, patterns=D, gated=gated, device="cuda")
+        assert gpu.info["device"].startswith("cuda")
+        assert gpu.info["program_objective"] == pytest.approx(
+            cpu.info["program_objective"], rel=1e-7
+        )
