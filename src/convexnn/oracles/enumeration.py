@@ -39,6 +39,8 @@ from .exact_1d import line_oracle
 
 #: largest total number of cells (over all kinks j) enumerated for rank >= 3
 DEFAULT_MAX_CELLS = 50_000
+#: largest rank enumerated (arrangements.enumerate slows down sharply above 3)
+DEFAULT_MAX_RANK = 3
 #: largest n for the rank-2 sweep (memory ~ n^2)
 DEFAULT_MAX_SWEEP = 4_000
 
@@ -50,13 +52,20 @@ class Enumeration(Oracle):
     sound = True
 
     def __init__(
-        self, max_cells: int = DEFAULT_MAX_CELLS, max_sweep: int = DEFAULT_MAX_SWEEP
+        self,
+        max_cells: int = DEFAULT_MAX_CELLS,
+        max_sweep: int = DEFAULT_MAX_SWEEP,
+        max_rank: int = DEFAULT_MAX_RANK,
     ) -> None:
         self.max_cells = int(max_cells)
         self.max_sweep = int(max_sweep)
+        self.max_rank = int(max_rank)
 
     def __repr__(self) -> str:
-        return f"Enumeration(max_cells={self.max_cells}, max_sweep={self.max_sweep})"
+        return (
+            f"Enumeration(max_cells={self.max_cells}, max_sweep={self.max_sweep}, "
+            f"max_rank={self.max_rank})"
+        )
 
     def supports(self, problem: Problem) -> str | None:
         return self._reason(problem, reduce_data(problem).rank)
@@ -69,9 +78,15 @@ class Enumeration(Oracle):
             if n > self.max_sweep:
                 return f"the rank-2 sweep is limited to n <= {self.max_sweep}, got n = {n}"
             return None
+        kind = "affine" if problem.bias else "linear"
+        if r > self.max_rank:
+            return (
+                f"enumeration needs {kind} rank <= {self.max_rank}, got {kind} rank {r} "
+                "(the cell enumeration cost grows like n^(rank-1) per kink); use "
+                "oracle='local_search'"
+            )
         cells = cell_count_bound(n, r, problem.bias)
         if cells > self.max_cells:
-            kind = "affine" if problem.bias else "linear"
             return (
                 f"enumeration at {kind} rank {r} with n = {n} may visit up to {cells} cells, "
                 f"more than max_cells = {self.max_cells}; use oracle='local_search'"
@@ -294,9 +309,20 @@ def _cell_bound(a: np.ndarray, G: np.ndarray, vec: bool) -> tuple[float, np.ndar
         hi = max(_cell_bound(row, G, False)[0], _cell_bound(-row, G, False)[0])
         rows.append(hi)
     bound = min(float(np.linalg.norm(rows)), float(np.linalg.norm(a, 2)))
-    _, _, Vt = np.linalg.svd(a)
-    u = Vt[0]
-    lam, _ = nnls(G.T, -u)
-    p = u + G.T @ lam
-    u = p / np.linalg.norm(p) if np.linalg.norm(p) > 0 else u
-    return bound, u
+    # projected power iteration: u <- Pi_C(A^T A u) / ||.|| is a monotone ascent of the
+    # convex ||A u||^2 over C ∩ ball (conditional gradient), started at the top direction
+    u = np.linalg.svd(a)[2][0]
+    best_u, best_val = u, -1.0
+    for _ in range(12):
+        lam, _ = nnls(G.T, -u)
+        p = u + G.T @ lam
+        norm = np.linalg.norm(p)
+        if norm == 0:
+            break
+        u = p / norm
+        val = float(np.linalg.norm(a @ u))
+        if val <= best_val * (1 + 1e-12):
+            break
+        best_u, best_val = u, val
+        u = a.T @ (a @ u)
+    return bound, best_u

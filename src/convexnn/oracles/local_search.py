@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from .._validation import check_positive_int, check_random_state
+from .._validation import check_option, check_positive_int, check_random_state
 from ..problem import Problem
 from ._common import check_dual_vector, finalize
 from .base import Oracle, OracleResult
@@ -33,7 +33,7 @@ class LocalSearch(Oracle):
     name = "local_search"
     sound = True  # the bound is always valid, though possibly loose
 
-    def __init__(self, n_starts: int = 48, n_iter: int = 25) -> None:
+    def __init__(self, n_starts: int = 16, n_iter: int = 30) -> None:
         self.n_starts = check_positive_int(n_starts, "n_starts")
         self.n_iter = check_positive_int(n_iter, "n_iter")
 
@@ -49,7 +49,7 @@ class LocalSearch(Oracle):
         n_candidates: int = 8,
         random_state: int | np.random.Generator | None = 0,
         time_limit: float | None = None,
-        bound: bool = True,
+        bound: str | bool = "fast",
         **options,
     ) -> OracleResult:
         """Best neurons found by local ascent, and (``bound=True``) a sound upper bound.
@@ -65,8 +65,10 @@ class LocalSearch(Oracle):
             Seed of the random starts.
         time_limit : float or None
             Seconds after which the ascent stops (the bound is still computed).
-        bound : bool
-            Compute the sound upper bound (else ``upper_bound = inf``).
+        bound : {'fast', 'tight', 'none'} (or True = 'tight', False = 'none')
+            The sound upper bound: ``'fast'`` (Cauchy-Schwarz and triangle, milliseconds),
+            ``'tight'`` (also the quadratic bound, several times tighter on real data but
+            O(n^2 d^2); :func:`convexnn.certify` asks for it), ``'none'`` (``inf``).
         """
         v = check_dual_vector(problem, v)
         rng = check_random_state(random_state)
@@ -77,8 +79,17 @@ class LocalSearch(Oracle):
             n_iter=self.n_iter,
             time_limit=time_limit,
         )
-        upper = general_upper_bound(problem, v) if bound else np.inf
+        upper = bound_for(problem, v, bound)
         return finalize(problem, v, U, b, upper, False, n_candidates)
+
+
+def bound_for(problem: Problem, v: np.ndarray, bound: str | bool) -> float:
+    """The sound upper bound of the requested kind (see :class:`LocalSearch`)."""
+    kind = {True: "tight", False: "none"}.get(bound, bound) if isinstance(bound, bool) else bound
+    kind = check_option(kind, "bound", ("fast", "tight", "none"))
+    if kind == "none":
+        return np.inf
+    return general_upper_bound(problem, v, quadratic=kind == "tight")
 
 
 def starts(
@@ -93,7 +104,8 @@ def starts(
     n, d = X.shape
     Xc = X - X.mean(axis=0) if problem.bias else X
     W = v[:, None] if v.ndim == 1 else v
-    cols = [Xc.T @ W, Xc.T @ np.maximum(W, 0.0), -(Xc.T @ np.minimum(W, 0.0))]
+    data = np.hstack([Xc.T @ W, Xc.T @ np.maximum(W, 0.0), Xc.T @ np.minimum(W, 0.0)])
+    cols = [data, -data]
     _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
     k = min(d, 4)
     cols += [Vt[:k].T, -Vt[:k].T]
@@ -101,7 +113,7 @@ def starts(
     top = np.argsort(-weight, kind="stable")[: min(n, 8)]
     cols.append(Xc[top].T)
     if problem.bias and n > 1:
-        pairs = rng.integers(0, n, size=(min(n_random, 4 * n), 2))
+        pairs = rng.integers(0, n, size=(n_random, 2))
         cols.append((X[pairs[:, 0]] - X[pairs[:, 1]]).T)
     if seeds is not None:
         Us = np.asarray(seeds[0], dtype=float).reshape(d, -1)
@@ -122,32 +134,41 @@ def ascent(
     *,
     n_iter: int,
     time_limit: float | None = None,
+    first_step: float = 1.0,
+    last_step: float = 0.05,
+    n_polish: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the kink / active-set ascent from every column of U0, for each sign.
 
-    Returns the best neuron of every start: (U (d, S'), b (S',)).
+    Step t moves ``u <- (u + s_t a / ||a||) / ||.||`` with ``s_t`` decreasing geometrically
+    from ``first_step`` to ``last_step`` (damped steps find far better maxima than the full
+    jump ``u <- a / ||a||``, which cycles between neighbouring cells); then ``n_polish`` full
+    jumps from the best points reach the top of their linear pieces. Returns the best neuron
+    of every start: (U (d, S'), b (S',)).
     """
     start = time.perf_counter()
     weights = [v, -v] if v.ndim == 1 else [v]
+    steps = first_step * (last_step / first_step) ** (np.arange(n_iter) / max(n_iter - 1, 1))
     found_U, found_b = [], []
     for w in weights:
         U = U0.copy()
         best_val = np.full(U.shape[1], -np.inf)
         best_U, best_b = U.copy(), np.zeros(U.shape[1])
-        for _ in range(n_iter):
+        schedule = [*steps, *([None] * n_polish)]
+        for t, step in enumerate(schedule):
+            if step is None and t == n_iter:
+                U = best_U.copy()
             val, b, a = _step(problem, w, U)
             better = val > best_val
             best_val[better] = val[better]
             best_U[:, better] = U[:, better]
             best_b[better] = b[better]
-            norms = np.linalg.norm(a, axis=0)
-            live = norms > 0
-            U_new = U.copy()
-            U_new[:, live] = a[:, live] / norms[live]
-            moved = np.max(np.abs(U_new - U), axis=0) > 1e-12
-            U = U_new
-            if not np.any(moved):
+            if t == len(schedule) - 1:
                 break
+            norms = np.linalg.norm(a, axis=0)
+            direction = a / np.where(norms > 0, norms, 1.0)
+            U = direction if step is None else U + step * direction
+            U = U / np.maximum(np.linalg.norm(U, axis=0), 1e-300)
             if time_limit is not None and time.perf_counter() - start > time_limit:
                 break
         found_U.append(best_U)
@@ -162,42 +183,42 @@ def _step(
 
     For matrix ``w`` (vector outputs) the value is ``||w^T (Xu + b1)_+||`` and the
     coefficient that of ``e^T w^T (Xu + b1)_+`` with ``e`` the current output direction.
+    Works on ``Z^T = U^T X^T`` (S, n) so that sorting runs along contiguous rows.
     """
     X = problem.X
-    Z = X @ U
-    n, S = Z.shape
-    cols = np.arange(S)
+    Z = U.T @ X.T  # (S, n)
+    S, n = Z.shape
+    rows = np.arange(S)
     if not problem.bias:
         mask = Z > 0
         H = np.where(mask, Z, 0.0)
         if w.ndim == 1:
-            vals = w @ H
-            coef = w[:, None] * mask
+            vals = H @ w
+            coef = mask * w
         else:
-            out = H.T @ w  # (S, k)
+            out = H @ w  # (S, k)
             vals = np.linalg.norm(out, axis=1)
             e = out / np.maximum(vals, 1e-300)[:, None]
-            coef = (w @ e.T) * mask
-        return vals, np.zeros(S), X.T @ coef
-    order = np.argsort(-Z, axis=0, kind="stable")
-    Zs = np.take_along_axis(Z, order, axis=0)
+            coef = mask * (e @ w.T)
+        return vals, np.zeros(S), X.T @ coef.T
+    order = np.argsort(-Z, axis=1)
+    Zs = np.take_along_axis(Z, order, axis=1)
     if w.ndim == 1:
         Ws = w[order]
-        vals_all = np.cumsum(Ws * Zs, axis=0) - Zs * np.cumsum(Ws, axis=0)
-        k = np.argmax(vals_all, axis=0)
-        vals = vals_all[k, cols]
-        weights = np.broadcast_to(w[:, None], (n, S))
+        vals_all = np.cumsum(Ws * Zs, axis=1) - Zs * np.cumsum(Ws, axis=1)
+        k = np.argmax(vals_all, axis=1)
+        vals = vals_all[rows, k]
+        weights = w[None, :]
     else:
-        Ws = w[order]
-        P = np.cumsum(Ws * Zs[:, :, None], axis=0) - Zs[:, :, None] * np.cumsum(Ws, axis=0)
+        Ws = w[order]  # (S, n, k)
+        P = np.cumsum(Ws * Zs[:, :, None], axis=1) - Zs[:, :, None] * np.cumsum(Ws, axis=1)
         norms = np.linalg.norm(P, axis=2)
-        k = np.argmax(norms, axis=0)
-        vals = norms[k, cols]
-        e = P[k, cols] / np.maximum(vals, 1e-300)[:, None]  # (S, k)
-        weights = w @ e.T
-    b = -Zs[k, cols]
-    j = order[k, cols]
-    mask = Z + b > 0
-    coef = weights * mask
-    a = X.T @ coef - X[j].T * coef.sum(axis=0)
+        k = np.argmax(norms, axis=1)
+        vals = norms[rows, k]
+        e = P[rows, k] / np.maximum(vals, 1e-300)[:, None]  # (S, k)
+        weights = e @ w.T  # (S, n)
+    b = -Zs[rows, k]
+    j = order[rows, k]
+    coef = np.where(Z + b[:, None] > 0, weights, 0.0)  # (S, n)
+    a = X.T @ coef.T - X[j].T * coef.sum(axis=1)
     return vals, b, a

@@ -30,7 +30,7 @@ from scipy.optimize import nnls
 from ..problem import Problem
 from ._common import best_kinks, check_dual_vector, finalize
 from .base import Oracle, OracleResult
-from .bounds import general_upper_bound
+from .local_search import bound_for
 
 #: Lemma 7 neurons need one simplex QP per sample (a CVXPY program with n^2 variables)
 LEMMA7_MAX_N = 300
@@ -57,9 +57,13 @@ class SpikeFree(Oracle):
         *,
         seeds: tuple | None = None,
         n_candidates: int = 8,
+        bound: str | bool = "fast",
         **options,
     ) -> OracleResult:
-        """Maximizers/minimizers of the relaxation, Lemma 7 neurons and ``seeds=(U, b)``."""
+        """Maximizers/minimizers of the relaxation, Lemma 7 neurons and ``seeds=(U, b)``.
+
+        ``bound`` selects the sound upper bound as for :class:`.LocalSearch`.
+        """
         v = check_dual_vector(problem, v)
         X = problem.X
         cols = [relaxation_directions(X, v, problem.bias)]
@@ -81,7 +85,7 @@ class SpikeFree(Oracle):
                 U, b = np.hstack([U, U7]), np.concatenate([b, b7])
         else:
             b = None
-        upper = general_upper_bound(problem, v)
+        upper = bound_for(problem, v, bound)
         return finalize(problem, v, U, b, upper, False, n_candidates)
 
 
