@@ -9,6 +9,7 @@ objectives are compared at rel 1e-6; for the squared loss the optimal output f(X
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -126,6 +127,34 @@ def test_whitened_multiclass_theorem15_matches_reference(seed):
     # integer labels are one-hot encoded in np.unique order
     res = cf.whitened_multiclass(X, classes, 0.3)
     assert res.objective == pytest.approx(cf.whitened_multiclass(X, Y, 0.3).objective, rel=1e-14)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_whitened_high_rank_against_cutting_plane_and_certify(seed):
+    # n = 12 <= d = 16: 2^12 patterns, too many for the CVXPY reference; the certified
+    # cutting-plane result and an independent certificate of our network are the checks
+    rng = np.random.default_rng(seed)
+    X = whitened_data(seed, n=12, d=16)
+    y = rng.standard_normal(12)
+    problem = cnn.Problem(X, y, beta=0.5, bias=False)
+    res = cf.whitened(X, y, 0.5)
+    cp = cnn.solve(problem, method="cutting_plane", time_limit=60)
+    assert cp.certified
+    assert res.objective == pytest.approx(cp.objective, rel=REL)
+    assert res.lower_bound <= cp.objective * (1 + 1e-9) and cp.lower_bound <= res.objective
+    cert = cnn.certify(problem, res.network)
+    assert cert.lower_bound <= res.objective * (1 + 1e-12)
+    assert cert.gap <= REL * res.objective
+    # hinge (Theorem 12): the cutting plane may stop with a gap; soundness both ways
+    labels_ = np.where(y > 0, 1.0, -1.0)
+    problem = cnn.Problem(X, labels_, beta=0.5, loss="hinge", bias=False)
+    res = cf.whitened(X, labels_, 0.5, loss="hinge")
+    assert res.certified
+    with warnings.catch_warnings():  # a gap at max_iter is expected and not checked here
+        warnings.simplefilter("ignore", cnn.ConvergenceWarning)
+        cp = cnn.solve(problem, method="cutting_plane", time_limit=60, max_iter=20)
+    assert res.objective <= cp.objective * (1 + 1e-9)
+    assert res.lower_bound <= cp.objective * (1 + 1e-9) and cp.lower_bound <= res.objective
 
 
 @settings(max_examples=25, deadline=None)
