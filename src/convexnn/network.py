@@ -261,9 +261,23 @@ class ReLUNetwork:
         return cls(U, b, W, c)
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the network to ``path`` (npz arrays + JSON metadata; no pickle), atomically."""
+    def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+        """Write the network to ``path`` (npz arrays + JSON metadata; no pickle), atomically.
+
+        ``metadata`` (optional) is a JSON-serializable dict stored with the network (e.g. the
+        command line keeps feature names and the training problem); read it back with
+        :meth:`load_metadata`.
+        """
         path = Path(path)
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise TypeError(f"The 'metadata' parameter must be a dict, got {type(metadata)}.")
+            try:
+                json.dumps(metadata, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"The 'metadata' parameter must be JSON-serializable: {exc}."
+                ) from None
         meta = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -273,6 +287,8 @@ class ReLUNetwork:
             "has_bias": self.b is not None,
             "has_offset": self.c is not None,
         }
+        if metadata is not None:
+            meta["metadata"] = metadata
         arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
@@ -342,6 +358,20 @@ class ReLUNetwork:
         ):
             raise ModelFileError(f"'{path}' is inconsistent: shapes do not match its metadata.")
         return net
+
+    @classmethod
+    def load_metadata(cls, path: str | os.PathLike) -> dict:
+        """The ``metadata`` dict stored by :meth:`save` (empty when none was given).
+
+        The file is validated like :meth:`load` first (same errors).
+        """
+        cls.load(path)
+        with np.load(Path(path), allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+        extra = meta.get("metadata", {})
+        if not isinstance(extra, dict):
+            raise ModelFileError(f"'{path}' has invalid metadata {type(extra).__name__}.")
+        return extra
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
