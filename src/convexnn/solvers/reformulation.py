@@ -88,7 +88,9 @@ def solve_reformulation(
     Result
         ``info`` holds ``program_objective`` (the convex program's value), ``constraint_violation``
         (``max_p max_i -((2D_p - I) X~ u_p)_i``, 0 when gated), ``prediction_mismatch``
-        (``max_i |network(x_i) - convex model(x_i)|``), the relative KKT residuals
+        (``max_i |network(x_i) - convex model(x_i)|``), ``blocks`` (the solution: one pair
+        ``(v, w)`` of (d', P) arrays per output, the offset being the best constant), the
+        relative KKT residuals
         ``primal_residual`` and ``dual_residual`` (and the relative ``duality_gap`` of the
         interior-point method, with ``reduced_accuracy`` true when rounding stalled it
         between ``tol`` and 1e-6), ``n_patterns``.
@@ -153,6 +155,7 @@ def solve_reformulation(
     converged = all(s.converged for s in stats)
     n_iter = sum(s.n_iter for s in stats)
     info.update(
+        blocks=[(pos, neg) for pos, neg, _ in fits],
         n_patterns=D.shape[1],
         full_enumeration=full,
         gated=bool(gated),
