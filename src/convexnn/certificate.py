@@ -146,7 +146,7 @@ def _unit_neurons(network: ReLUNetwork) -> tuple[np.ndarray, np.ndarray | None]:
     return U, b
 
 
-def _hinge_duals(problem: Problem, network: ReLUNetwork, evaluate: Any, rounds: int = 6):
+def _hinge_duals(problem: Problem, network: ReLUNetwork, evaluate: Any, rounds: int = 20):
     """Better hinge dual vectors: the dual of the l1-SVM over the network's neurons, grown by
     the violating neurons the oracle finds (a few rounds of a dual cutting plane).
 

@@ -50,7 +50,13 @@ def general_upper_bound(problem: Problem, v: np.ndarray, *, quadratic: bool = Tr
         if use_quad:
             per_anchor = np.minimum(per_anchor, quadratic_bound(X, w, anchors))
         best = max(best, float(np.max(per_anchor)))
-    return best * (1.0 + 1e-12) + 1e-300
+    # evaluating (x_i^T u + b) itself rounds at the scale of the data: allow for it
+    evaluation = 8 * (X.shape[1] + 2) * EPS * float(np.sum(row_norms(v))) * _data_scale(X)
+    return best * (1.0 + 1e-12) + evaluation + 1e-300
+
+
+def _data_scale(X: np.ndarray) -> float:
+    return float(np.max(np.linalg.norm(X, axis=1), initial=0.0))
 
 
 def quadratic_bound(X: np.ndarray, w: np.ndarray, anchors: np.ndarray) -> np.ndarray:
