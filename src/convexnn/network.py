@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -196,9 +197,12 @@ class ReLUNetwork:
 
         dtype = torch.float64 if dtype is None else dtype
         k = 1 if self.W.ndim == 1 else self.W.shape[1]
-        first = nn.Linear(self.n_features, self.width, bias=self.b is not None)
-        second = nn.Linear(self.width, k, bias=self.c is not None)
-        model = nn.Sequential(first, nn.ReLU(), second).to(dtype=dtype, device=device)
+        # skip_init: the weights are overwritten below, and nn.Linear's random initialization
+        # would consume torch's global random state
+        layer = partial(torch.nn.utils.skip_init, nn.Linear, dtype=dtype, device=device)
+        first = layer(self.n_features, self.width, bias=self.b is not None)
+        second = layer(self.width, k, bias=self.c is not None)
+        model = nn.Sequential(first, nn.ReLU(), second)
         with torch.no_grad():
             first.weight.copy_(torch.tensor(self.U.T))
             if self.b is not None:
