@@ -149,6 +149,7 @@ def ascent(
     start = time.perf_counter()
     weights = [v, -v] if v.ndim == 1 else [v]
     steps = first_step * (last_step / first_step) ** (np.arange(n_iter) / max(n_iter - 1, 1))
+    prune_at = {n_iter // 3, (2 * n_iter) // 3} - {0}
     found_U, found_b = [], []
     for w in weights:
         U = U0.copy()
@@ -158,6 +159,16 @@ def ascent(
         for t, step in enumerate(schedule):
             if step is None and t == n_iter:
                 U = best_U.copy()
+            if t in prune_at:  # drop duplicates and the weaker half; archive their best
+                keep = _survivors(U, best_val)
+                found_U.append(best_U[:, ~keep])
+                found_b.append(best_b[~keep])
+                U, best_val, best_U, best_b = (
+                    U[:, keep],
+                    best_val[keep],
+                    best_U[:, keep],
+                    best_b[keep],
+                )
             val, b, a = _step(problem, w, U)
             better = val > best_val
             best_val[better] = val[better]
@@ -174,6 +185,18 @@ def ascent(
         found_U.append(best_U)
         found_b.append(best_b)
     return np.hstack(found_U), np.concatenate(found_b)
+
+
+def _survivors(U: np.ndarray, best_val: np.ndarray, min_keep: int = 8) -> np.ndarray:
+    """Mask of the columns to keep iterating: distinct (to 1e-4) and in the better half."""
+    S = U.shape[1]
+    _, first = np.unique(np.round(U, 4).T, axis=0, return_index=True)
+    distinct = np.zeros(S, dtype=bool)
+    distinct[first] = True
+    order = np.argsort(-np.where(distinct, best_val, -np.inf), kind="stable")
+    keep = np.zeros(S, dtype=bool)
+    keep[order[: max(min_keep, int(distinct.sum()) // 2)]] = True
+    return keep & distinct
 
 
 def _step(
