@@ -335,13 +335,17 @@ def _group_lasso(
     W = np.zeros((p, k)) if W0 is None else np.array(W0, dtype=float).reshape(p, k)
     G, Q, yy = cache.G, cache.q, cache.yy
     diag = np.diag(G).copy()
-    n_iter = 0
-    for _ in range(max(1, max_iter // 20)):
+    n_iter, previous = 0, np.inf
+    for _ in range(max(1, min(max_iter // 20, 20))):
         W, sweeps = _group_bcd(G, Q, beta, W, diag, 10)
         W, newton = _group_newton(G, Q, beta, W, 30)
         n_iter += sweeps + newton
-        if _group_gap(G, Q, beta, W, yy) <= tol * max(_group_primal(G, Q, beta, W, yy), 1e-300):
+        primal = _group_primal(G, Q, beta, W, yy)
+        if _group_gap(G, Q, beta, W, yy) <= tol * max(primal, 1e-300):
             break
+        if previous - primal <= 1e-15 * max(abs(primal), 1e-300):
+            break  # no progress left at this precision
+        previous = primal
     return _squared_solution(problem, cache, W, n_iter)
 
 
@@ -523,7 +527,7 @@ def _l1_logistic(
     c = float(res.x[-1]) if problem.bias else None
     f = H @ W + (c if c is not None else 0.0)
     v = problem.loss.dual_domain_project(-problem.loss.gradient(f, y), y, problem.bias)
-    return _binary_solution(problem, H, W, c, v, int(res.nit))
+    return _binary_solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
 
 
 __all__ = ["GramCache", "MasterSolution", "features", "solve_master"]
