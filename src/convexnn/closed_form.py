@@ -369,6 +369,23 @@ def _dictionary_program(
     return np.asarray(w.value), cval, np.asarray(cons[0].dual_value, dtype=float), status
 
 
+def _sparsest(
+    problem: Problem, U: np.ndarray, b: np.ndarray | None, w: np.ndarray, c: Any
+) -> ReLUNetwork:
+    """Drop the interior-point solution's negligible weights: the largest relative threshold
+    (1e-6 down to 1e-10) whose pruned network loses at most 1e-10 of the objective."""
+    norms = _group_norms(w)
+    top = max(float(norms.max(initial=0.0)), 1e-300)
+    best, best_value = None, np.inf
+    for tau in (1e-6, 1e-8, 1e-10):
+        keep = norms > tau * top
+        net = ReLUNetwork(U[:, keep], None if b is None else b[keep], w[keep], c)
+        value = problem.objective(net)
+        if best is None or value < best_value * (1 - 1e-10):
+            best, best_value = net, value
+    return best
+
+
 def _dual_candidates(
     problem: Problem, net: ReLUNetwork, multipliers: np.ndarray
 ) -> tuple[np.ndarray, ...]:
@@ -412,20 +429,14 @@ def _fit_rank_one(
     w, c, nu, status = _dictionary_program(
         H, problem.y, problem.beta, problem.loss.name, problem.bias
     )
-    norms = _group_norms(w)
-    keep = norms > 1e-10 * max(float(norms.max(initial=0.0)), 1e-300)
-    net = ReLUNetwork(
-        np.outer(direction, s[keep]),
-        b[keep] if problem.bias else None,
-        w[keep],
-        c,
-    )
+    net = _sparsest(problem, np.outer(direction, s), b if problem.bias else None, w, c)
+    candidates = _dual_candidates(problem, net, nu)
     return _package(
         problem,
         net,
-        _dual_candidates(problem, net, nu)[0],
+        candidates[0],
         lambda v: _dictionary_bound(H, v, residual),
-        alternatives=_dual_candidates(problem, net, nu)[1:],
+        alternatives=candidates[1:],
         timer=timer,
         tol=tol,
         theorem=theorem,
