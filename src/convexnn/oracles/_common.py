@@ -86,17 +86,21 @@ def kink_values(Z: np.ndarray, v: np.ndarray, bias: bool) -> tuple[np.ndarray, n
         return vals[None, :], np.zeros((1, Z.shape[1]))
     ZT = np.ascontiguousarray(Z.T)  # sort along contiguous rows
     order = np.argsort(-ZT, axis=1)
-    Zs = np.take_along_axis(ZT, order, axis=1)
-    if v.ndim == 1:
-        Vs = v[order]
+    vals, Zs = sorted_kink_values(np.take_along_axis(ZT, order, axis=1), v[order])
+    return vals.T, -Zs.T
+
+
+def sorted_kink_values(Zs: np.ndarray, Vs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kink values for rows of Zs sorted in decreasing order, Vs the matching dual entries
+    (S, n) or (S, n, k): ``sum_{i <= k} v_i (z_i - z_k)`` by prefix sums. Returns (vals, Zs)."""
+    if Vs.ndim == 2:
         vals = prefix_sum(Vs * Zs)
         vals -= Zs * prefix_sum(Vs)
     else:
-        Vs = v[order]  # (S, n, k)
         P = prefix_sum(Vs * Zs[:, :, None])
         P -= Zs[:, :, None] * prefix_sum(Vs)
         vals = np.linalg.norm(P, axis=2)
-    return vals.T, -Zs.T
+    return vals, Zs
 
 
 def prefix_sum(A: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from ..problem import Problem
 from ._common import EPS, row_norms
 
 _GRAM_MAX_D = 64
-_QUAD_BUDGET = 2e8  # anchors * n * d^2 above which the quadratic bound is skipped
+_QUAD_BUDGET = 5e8  # anchors * n * d^2 above which the quadratic bound is skipped
 _QUAD_BLOCK = 20_000_000  # floats per block of weighted Gram matrices
 _PAIRWISE_MAX = 4_000_000  # entries of the n x n distance matrix computed per block
 

@@ -22,6 +22,7 @@ from ._common import (
     kink_values,
     reduce_data,
     residual_slack,
+    sorted_kink_values,
 )
 from .base import Oracle, OracleResult
 
@@ -63,16 +64,30 @@ def line_oracle(problem: Problem, v: np.ndarray, red: Reduction, n_candidates: i
     t = red.T[:, 0]
     a = red.B[:, 0]
     Z = np.column_stack([t, -t])  # s = +1, s = -1
-    vals, biases = kink_values(Z, v, problem.bias)
+    if problem.bias:  # one sort serves both orientations (decreasing -t = increasing t)
+        order = np.argsort(t)[::-1]
+        orders = np.stack([order, order[::-1]])
+        Zs = np.stack([t[order], -t[order[::-1]]])
+        vals, Zs = sorted_kink_values(Zs, v[orders])
+        vals, biases = vals.T, -Zs.T
+    else:
+        vals, biases = kink_values(Z, v, False)
     upper = float(np.max(np.abs(vals))) + kink_margin(Z, v) + residual_slack(red, v)
     q = max(int(n_candidates), 1)
     flat = vals.ravel()
-    picks = np.argsort(-flat, kind="stable")[:q]
+    picks = _top(flat, q)
     if v.ndim == 1:
-        picks = np.concatenate([picks, np.argsort(flat, kind="stable")[:q]])
+        picks = np.concatenate([picks, _top(-flat, q)])
     rows, cols = np.unravel_index(picks, vals.shape)
     s = np.where(cols == 0, 1.0, -1.0)
     U = a[:, None] * s
     b = biases[rows, cols] - red.m @ U if problem.bias else None
     exact = not np.any(red.resid)
     return finalize(problem, v, U, b, upper, exact, n_candidates)
+
+
+def _top(values: np.ndarray, q: int) -> np.ndarray:
+    """Indices of the q largest values (any order), in O(n)."""
+    if q >= values.size:
+        return np.arange(values.size)
+    return np.argpartition(-values, q - 1)[:q]
