@@ -222,6 +222,35 @@ def test_save_is_atomic_on_interruption(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
 
 
+def test_metadata_round_trip_and_validation(tmp_path):
+    net = good_network()
+    info = {"features": ["a", "b", "c"], "beta": 0.5, "nested": {"k": [1, 2]}}
+    path = net.save(tmp_path / "m.npz", metadata=info)
+    assert ReLUNetwork.load(path) == net
+    assert ReLUNetwork.load_metadata(path) == info
+    assert ReLUNetwork.load_metadata(net.save(tmp_path / "plain.npz")) == {}
+    for bad in ({"x": np.nan}, {"x": object()}, {"x": np.ones(2)}):
+        with pytest.raises(ValueError, match="'metadata'"):
+            net.save(tmp_path / "bad.npz", metadata=bad)
+    with pytest.raises(TypeError, match="'metadata'"):
+        net.save(tmp_path / "bad.npz", metadata=["not", "a", "dict"])
+    assert not (tmp_path / "bad.npz").exists()
+    odd = write_npz(
+        tmp_path / "odd.npz",
+        meta=np.array(meta(metadata=[1, 2])),
+        U=net.U,
+        b=net.b,
+        W=net.W,
+        c=net.c,
+    )
+    with pytest.raises(ModelFileError):
+        ReLUNetwork.load_metadata(odd)
+    assert_bad_metadata = tmp_path / "garbage.npz"
+    assert_bad_metadata.write_bytes(b"garbage")
+    with pytest.raises(ModelFileError):
+        ReLUNetwork.load_metadata(assert_bad_metadata)
+
+
 def test_save_errors_are_clear(tmp_path):
     with pytest.raises(FileNotFoundError):
         good_network().save(tmp_path / "missing-dir" / "m.npz")
