@@ -49,6 +49,20 @@ def test_dual_lower_bound_scales_into_the_feasible_set():
         dual_lower_bound(prob, v + 1.0, 1.0)
 
 
+def test_dual_lower_bound_pays_for_rounding_in_the_bias_constraint():
+    """A sum 1^T v at rounding level is projected away and M raised by what it can add."""
+    rng = np.random.default_rng(7)
+    prob = problem(rng, 9, 1)
+    opt = cnn.solve(prob, method="cvxpy", certify=False)
+    v = prob.dual_vector(opt.network)
+    M = cnn.oracles.get_oracle("auto", prob)(prob, v).upper_bound
+    off = v + 1e-10 * np.abs(v).sum() / 9  # 1^T v = 1e-10 ||v||_1: accepted
+    lb_exact, _ = dual_lower_bound(prob, v, M)
+    lb_off, s = dual_lower_bound(prob, off, M)
+    assert lb_off <= lb_exact + 1e-12 and lb_off <= opt.objective
+    assert lb_off == pytest.approx(lb_exact, rel=1e-6)
+
+
 @pytest.mark.parametrize("loss", ["hinge", "logistic"])
 def test_dual_lower_bound_stays_in_the_binary_dual_domain(loss):
     rng = np.random.default_rng(1)

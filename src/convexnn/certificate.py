@@ -48,13 +48,23 @@ def dual_lower_bound(problem: Problem, v: Any, upper_bound: float) -> tuple[floa
 
     ``s = loss.best_dual_scale(v, y, beta / M)`` maximizes the dual objective over
     ``[0, beta / M]`` (and the loss's own domain), so ``s v`` is dual feasible and its
-    objective is a valid lower bound on the optimum of ``problem``.
+    objective is a valid lower bound on the optimum of ``problem``. With bias, ``v`` is first
+    projected onto ``1^T v = 0`` exactly (it may be off by rounding) and ``M`` is raised by
+    what that change can add to the constraint, so the bound stays rigorous.
     """
     v = check_dual_vector(problem, v)
     M = float(upper_bound)
     if np.isnan(M) or M < 0:
         raise ValueError(f"The 'upper_bound' parameter must be >= 0 or inf, got {upper_bound!r}.")
     loss, y = problem.loss, problem.y
+    if problem.bias and np.isfinite(M):
+        # 1^T v = 0 holds only up to rounding (check_dual_vector); project exactly once more
+        # and pay for the change: at the kinks, which carry the maximum,
+        # |g_v'(u, b) - g_v(u, b)| <= ||v' - v||_1 max_i |x_i^T u + b| <= ||v' - v||_1 diam(X)
+        projected = loss.dual_domain_project(v, y, True)
+        change = float(np.sum(np.abs(projected - v)))
+        M += change * _diameter(problem.X) * (1 + 1e-12)
+        v = projected
     zero = problem.dual_objective(np.zeros_like(v))
     if not np.isfinite(M):
         return zero, 0.0
@@ -134,6 +144,13 @@ def certify(
         time=time.perf_counter() - start,
         max_violation=float(res.upper_bound / problem.beta),
         dual=s * v,
+    )
+
+
+def _diameter(X: np.ndarray) -> float:
+    """An upper bound on ``max_{i,j} ||x_i - x_j||``: twice the largest distance to the mean."""
+    return (
+        2.0 * float(np.max(np.linalg.norm(X - X.mean(axis=0), axis=1), initial=0.0)) * (1 + 1e-12)
     )
 
 

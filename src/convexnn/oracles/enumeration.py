@@ -221,8 +221,11 @@ def _sweep(W: np.ndarray, v: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]
         vals = np.concatenate([end_vals, np.where(in1, top, 0.0), np.where(in2, top, 0.0)], axis=1)
         angs = np.concatenate([lo, psi1, psi2], axis=1)
         mags = vals
-    weight = np.sum(norms * (np.linalg.norm(v, axis=1) if vec else np.abs(v))[None], axis=1)
+    vn = (np.linalg.norm(v, axis=1) if vec else np.abs(v))[None]
+    weight = np.sum(norms * vn, axis=1)
+    dropped = np.sum(np.where(live, 0.0, norms) * vn, axis=1)  # tiny vectors left out
     margin = 16.0 * (2 * n + 8) * EPS * float(np.max(weight, initial=0.0))
+    margin += float(np.max(dropped, initial=0.0))
     return float(np.max(mags, initial=0.0)) + margin, vals, angs
 
 
