@@ -225,6 +225,18 @@ def test_rank_one_matches_reference(seed, bias):
     check_against_reference(res, cnn.Problem(X, y, beta=0.3, bias=bias), function=True)
 
 
+def test_large_beta_gives_the_zero_network_not_solver_noise():
+    # beta above max |y^T h| over the dictionary: the optimum has no neuron at all
+    rng = np.random.default_rng(1)
+    X = np.outer(rng.standard_normal(9), rng.standard_normal(2))
+    y = rng.standard_normal(9)
+    res = cf.rank_one(X, y, 0.2)
+    problem = cnn.Problem(X, y, beta=0.2)
+    assert res.network.width == 0
+    assert res.objective == pytest.approx(problem.objective(problem.zero_network()), rel=1e-14)
+    assert res.certified
+
+
 def test_rank_one_hinge_theorem11_matches_reference():
     rng = np.random.default_rng(3)
     X = np.outer(rng.standard_normal(8), rng.standard_normal(3))

@@ -164,6 +164,24 @@ def test_extreme_points_two_dimensional_against_brute_force():
     assert res0.best > 0
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_optimal_neurons_attain_the_dual_constraint_corollary2(seed):
+    from convexnn import closed_form
+
+    rng = np.random.default_rng(seed)
+    X = np.outer(rng.standard_normal(9), rng.standard_normal(2))  # rank one: exact oracle
+    y = rng.standard_normal(9)
+    beta = 0.02
+    res = closed_form.rank_one(X, y, beta)
+    assert res.network.width >= 2
+    U, b = res.network.U, res.network.b
+    scale = np.linalg.norm(U, axis=0)
+    values = res.dual @ np.maximum(X @ (U / scale) + b / scale, 0)
+    np.testing.assert_allclose(np.abs(values), beta, rtol=1e-6)  # every optimal neuron is tight
+    top = g.extreme_points(X, res.dual)
+    assert top.exact and top.best == pytest.approx(beta, rel=1e-6)  # and none exceeds beta
+
+
 # ============================================================================ NTK
 def test_ntk_kernel_matches_monte_carlo_of_wide_network():
     # K = 2 x E[grad f(x)^T grad f(x')] for f(x) = m^-1/2 sum_j w_j (u_j^T x)_+

@@ -372,16 +372,18 @@ def _dictionary_program(
 def _sparsest(
     problem: Problem, U: np.ndarray, b: np.ndarray | None, w: np.ndarray, c: Any
 ) -> ReLUNetwork:
-    """Drop the interior-point solution's negligible weights: the largest relative threshold
-    (1e-6 down to 1e-10) whose pruned network loses at most 1e-10 of the objective."""
+    """Drop the interior-point solution's negligible weights: the sparsest of the zero
+    network (all weights are solver noise when the optimum has no neuron) and the prunings
+    at relative thresholds 1e-6 down to 1e-10 whose objective is within 1e-10 of the best."""
     norms = _group_norms(w)
     top = max(float(norms.max(initial=0.0)), 1e-300)
-    best, best_value = None, np.inf
+    best = problem.zero_network()
+    best_value = problem.l1_objective(best)
     for tau in (1e-6, 1e-8, 1e-10):
         keep = norms > tau * top
         net = ReLUNetwork(U[:, keep], None if b is None else b[keep], w[keep], c)
-        value = problem.objective(net)
-        if best is None or value < best_value * (1 - 1e-10):
+        value = problem.l1_objective(net)
+        if value < best_value * (1 - 1e-10):
             best, best_value = net, value
     return best
 
