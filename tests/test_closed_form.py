@@ -235,6 +235,10 @@ def test_large_beta_gives_the_zero_network_not_solver_noise():
     assert res.network.width == 0
     assert res.objective == pytest.approx(problem.objective(problem.zero_network()), rel=1e-14)
     assert res.certified
+    Xw = np.diag([1.0, 2.0, 3.0, 4.0, 5.0]) @ whitened_data(0)
+    res = cf.spike_free(Xw, y[:5], 100.0)
+    assert res.network.width == 0 and res.certified
+    assert res.objective == pytest.approx(0.5 * np.sum(y[:5] ** 2), rel=1e-14)
 
 
 def test_rank_one_hinge_theorem11_matches_reference():

@@ -719,17 +719,10 @@ def _spike_free(problem: Problem, tol: float, timer: Timer) -> Result:
     cons = [f == X @ (w1 - w2), X @ w1 >= 0, X @ w2 >= 0]
     obj = cvxpy_loss(problem.loss.name, f, y) + beta * (cp.norm(w1, 2) + cp.norm(w2, 2))
     status = _solve(cp.Problem(cp.Minimize(obj), cons))
-    cols, outs = [], []
-    for w, sign in ((np.asarray(w1.value), 1.0), (np.asarray(w2.value), -1.0)):
-        norm = float(np.linalg.norm(w))
-        if norm > 1e-12 * max(float(np.linalg.norm(X, 2)), 1.0):
-            cols.append(w / norm)
-            outs.append(sign * norm)
-    net = (
-        ReLUNetwork(np.column_stack(cols), None, np.array(outs))
-        if cols
-        else _empty_network(d, None)
-    )
+    W12 = np.column_stack([np.asarray(w1.value), np.asarray(w2.value)])
+    norms = np.linalg.norm(W12, axis=0)
+    U = W12 / np.where(norms > 0, norms, 1.0)
+    net = _sparsest(problem, U, None, norms * np.array([1.0, -1.0]), None)
     candidates = _dual_candidates(problem, net, np.asarray(cons[0].dual_value, float))
     return _package(
         problem,
