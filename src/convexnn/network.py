@@ -297,6 +297,10 @@ class ReLUNetwork:
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
         directory = path.parent if str(path.parent) else Path(".")
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"Cannot save the model to '{path}': directory '{directory}' does not exist."
+            )
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
         try:
             with os.fdopen(fd, "wb") as handle:
