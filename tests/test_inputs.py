@@ -407,3 +407,112 @@ def test_float32_precision_is_kept_not_rounded():
     prob = Problem(X32, Y0)
     np.testing.assert_array_equal(prob.X, X32.astype(np.float64))
     assert prob.X.dtype == np.float64
+
+
+# ---------------------------------------------------------------------- the command line
+def cli_run(capsys, *argv: str) -> tuple[int, str, str]:
+    cli = pytest.importorskip("convexnn.cli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            code = cli.main(list(argv))
+        except SystemExit as exc:  # argparse errors exit from parse_args
+            code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_cli_error(code: int, err: str) -> None:
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.startswith("convexnn:")]
+    assert len(lines) == 1, err  # one error line (progress lines aside), no traceback
+    assert lines[0].startswith("convexnn: error:"), lines[0]
+    assert "internal error" not in lines[0] and "Traceback" not in err
+
+
+def write_table(path, X, y, target="target") -> str:
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(np.shape(X)[1])])
+    frame[target] = y
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+BAD_TABLES = {
+    "nan-cell": lambda: (np.where(np.eye(10, 2) > 0, np.nan, X0), Y0),
+    "inf-cell": lambda: (np.where(np.eye(10, 2) > 0, np.inf, X0), Y0),
+    "nan-target": lambda: (X0, np.where(np.arange(10) == 2, np.nan, Y0)),
+    "text-column": lambda: (np.array([["a", "b"]] * 10, dtype=object), Y0),
+}
+
+
+@pytest.mark.parametrize("case", BAD_TABLES)
+def test_cli_fit_rejects_bad_tables(case, tmp_path, capsys):
+    X, y = BAD_TABLES[case]()
+    data = write_table(tmp_path / "d.csv", X, y)
+    model = tmp_path / "m.npz"
+    code, _, err = cli_run(capsys, "fit", data, "--target", "target", "--out", str(model))
+    assert_cli_error(code, err)
+    assert not model.exists()  # nothing written on failure
+
+
+def test_cli_fit_rejects_bad_files_and_arguments(tmp_path, capsys):
+    data = write_table(tmp_path / "d.csv", X0, Y0)
+    model = str(tmp_path / "m.npz")
+    (tmp_path / "empty.csv").write_text("x0,x1,target\n")
+    (tmp_path / "garbage.csv").write_bytes(b"\x00\xff\x00garbage\x01")
+    cases = [
+        ("fit", str(tmp_path / "absent.csv"), "--target", "target", "--out", model),
+        ("fit", str(tmp_path / "empty.csv"), "--target", "target", "--out", model),
+        ("fit", str(tmp_path / "garbage.csv"), "--target", "target", "--out", model),
+        ("fit", data, "--target", "nope", "--out", model),
+        ("fit", data, "--target", "target", "--features", "x9", "--out", model),
+        ("fit", data, "--target", "target", "--loss", "hinge", "--out", model),  # not 2 classes
+        ("fit", data, "--target", "target", "--out", str(tmp_path / "no-dir" / "m.npz")),
+    ]
+    missing_dir_message = None
+    for argv in cases:
+        code, _, err = cli_run(capsys, *argv)
+        assert_cli_error(code, err)
+        missing_dir_message = err
+    assert "no-dir" in missing_dir_message and ".tmp-" not in missing_dir_message
+    for bad in ("-1", "0", "nan", "inf", "abc"):
+        code, _, err = cli_run(
+            capsys, "fit", data, "--target", "target", "--out", model, "--beta", bad
+        )
+        assert code != 0 and len(err.strip().splitlines()) == 1 and "beta" in err, err
+    code, _, err = cli_run(capsys, "fit", data, "--target", "target", "--out", model, "--bogus")
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "--bogus" in err, err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_cli_predict_and_certify_reject_bad_models(tmp_path, capsys):
+    data = write_table(tmp_path / "d.csv", X0, Y0)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"PK\x03\x04 truncated zip")
+    pickled = tmp_path / "pickled.npz"
+    pickled.write_bytes(b"\x80\x04\x95" + b"\x00" * 20)  # a pickle header: never unpickled
+    wrong = tmp_path / "wrong.npz"
+    ReLUNetwork(np.ones((5, 2)), np.zeros(2), np.ones(2), 0.0).save(wrong)  # 5 features
+    for model in (garbage, pickled, wrong, tmp_path / "absent.npz"):
+        code, _, err = cli_run(capsys, "predict", str(model), data, "--target", "target")
+        assert_cli_error(code, err)
+        code, _, err = cli_run(capsys, "certify", str(model), data, "--target", "target")
+        assert_cli_error(code, err)
+
+
+@pytest.mark.parametrize("case", ["duplicated-rows", "wild-feature-scales", "single-feature"])
+def test_cli_fit_works_on_odd_tables(case, tmp_path, capsys):
+    X, y, _ = ODD_DATA[case]
+    data = write_table(tmp_path / "d.csv", X, y)
+    model = tmp_path / "m.npz"
+    argv = ("fit", data, "--target", "target", "--out", str(model), "--quiet", "--beta", "0.1")
+    code, out, err = cli_run(capsys, *argv, "--max-iter", "30")
+    assert code == 0, err
+    net = ReLUNetwork.load(model)
+    prob = Problem(X, y, beta=0.1)
+    cert = cnn.certify(prob, net)
+    assert cert.lower_bound <= reference_optimum(prob) * (1 + 1e-7) + 1e-12
+    code, out, err = cli_run(capsys, "predict", str(model), data, "--target", "target")
+    assert code == 0, err
+    predicted = pd.read_csv(__import__("io").StringIO(out)).to_numpy()[:, -1]
+    np.testing.assert_allclose(predicted, net.predict(X), rtol=1e-6, atol=1e-9)
