@@ -43,7 +43,7 @@ from ..network import ReLUNetwork
 from ..problem import Problem
 from ..result import Result
 from ._common import ConvergenceWarning, Timer, finish
-from .master import GramCache, MasterSolution, features, solve_master
+from .master import FeatureBuffer, GramCache, MasterSolution, features, solve_master
 
 
 class _Dictionary:
@@ -57,8 +57,11 @@ class _Dictionary:
         k = problem.n_outputs
         self.W = np.zeros((0,) if k is None else (0, k))
         self.squared = problem.loss.name == "squared"
-        self.cache = GramCache(problem.y, problem.bias) if self.squared else None
-        self.H = np.zeros((problem.n_samples, 0))
+        if self.squared:
+            self.cache = GramCache(problem.y, problem.bias)
+            self.buffer = self.cache.features
+        else:
+            self.cache, self.buffer = None, FeatureBuffer(problem.n_samples)
 
     @property
     def size(self) -> int:
@@ -91,11 +94,13 @@ class _Dictionary:
         if self.squared:
             self.cache.append(Hnew)
         else:
-            self.H = np.hstack([self.H, Hnew])
+            self.buffer.append(Hnew)
         return U.shape[1]
 
     def solve(self, tol: float) -> MasterSolution:
-        sol = solve_master(self.problem, self.cache if self.squared else self.H, W0=self.W, tol=tol)
+        sol = solve_master(
+            self.problem, self.cache if self.squared else self.buffer.H, W0=self.W, tol=tol
+        )
         self.W = np.array(sol.W, dtype=float)
         return sol
 
@@ -110,7 +115,7 @@ class _Dictionary:
         if self.squared:
             self.cache.keep(mask)
         else:
-            self.H = self.H[:, mask]
+            self.buffer.keep(mask)
 
     def prune(self) -> None:
         """Drop neurons with zero output weight."""

@@ -76,6 +76,37 @@ def features(X: np.ndarray, U: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return np.maximum(Z, 0.0, out=Z)
 
 
+class FeatureBuffer:
+    """A feature matrix (n, p) that grows and shrinks by columns without copying all of it
+    each time (column-major storage with doubling capacity): at n = 10^6 rows, re-stacking
+    the whole matrix every cutting-plane iteration would dominate the run time."""
+
+    def __init__(self, n: int) -> None:
+        self._buf = np.zeros((n, 8), order="F")
+        self.p = 0
+
+    @property
+    def H(self) -> np.ndarray:
+        return self._buf[:, : self.p]
+
+    def append(self, Hnew: np.ndarray) -> None:
+        q = Hnew.shape[1]
+        if self.p + q > self._buf.shape[1]:
+            cap = max(2 * self._buf.shape[1], self.p + q)
+            buf = np.zeros((self._buf.shape[0], cap), order="F")
+            buf[:, : self.p] = self.H
+            self._buf = buf
+        self._buf[:, self.p : self.p + q] = Hnew
+        self.p += q
+
+    def keep(self, mask: np.ndarray) -> None:
+        idx = np.flatnonzero(mask)
+        for new, old in enumerate(idx):  # in place, left to right (new <= old)
+            if new != old:
+                self._buf[:, new] = self._buf[:, old]
+        self.p = idx.size
+
+
 class GramCache:
     """Centered Gram matrix of a growing/shrinking feature matrix, updated incrementally.
 
@@ -89,14 +120,18 @@ class GramCache:
         self.y_mean = y.mean(axis=0) if bias else np.zeros(y.shape[1:])
         self.yc = y - self.y_mean
         self.yy = float(np.sum(self.yc**2))
-        self.H = np.zeros((y.shape[0], 0))
+        self.features = FeatureBuffer(y.shape[0])
         self.mean = np.zeros(0)
         self.G = np.zeros((0, 0))
         self.q = np.zeros((0,) + y.shape[1:])
 
     @property
+    def H(self) -> np.ndarray:
+        return self.features.H
+
+    @property
     def p(self) -> int:
-        return self.H.shape[1]
+        return self.features.p
 
     def append(self, Hnew: np.ndarray) -> None:
         """Add feature columns."""
@@ -107,12 +142,12 @@ class GramCache:
         new = Hc.T @ Hc
         self.G = np.block([[self.G, cross], [cross.T, new]])
         self.q = np.concatenate([self.q, Hc.T @ self.yc], axis=0)
-        self.H = np.hstack([self.H, Hnew])
+        self.features.append(Hnew)
         self.mean = np.concatenate([self.mean, mean])
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the columns where ``mask`` is true."""
-        self.H = self.H[:, mask]
+        self.features.keep(mask)
         self.mean = self.mean[mask]
         self.G = self.G[np.ix_(mask, mask)]
         self.q = self.q[mask]
@@ -530,4 +565,4 @@ def _l1_logistic(
     return _binary_solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
 
 
-__all__ = ["GramCache", "MasterSolution", "features", "solve_master"]
+__all__ = ["FeatureBuffer", "GramCache", "MasterSolution", "features", "solve_master"]
