@@ -598,13 +598,22 @@ def min_norm_interpolation(
         z = X @ direction
         s, b = kink_dictionary(z, problem.bias)
         H = _features(z, s, b)
-        w, c, nu, _ = _dictionary_program(H, y, 1.0, "squared", problem.bias, interpolate=True)
+        if y.ndim == 1:  # an LP: HiGHS gives an exactly feasible vertex and exact duals
+            w, c, nu = _l1_interpolation_lp(H, y, problem.bias)
+        else:
+            w, c, nu, _ = _dictionary_program(H, y, 1.0, "squared", problem.bias, interpolate=True)
         net = ReLUNetwork(np.outer(direction, s), b if problem.bias else None, w, c)
         v = problem.loss.dual_domain_project(nu, y, problem.bias)
         bound = _dictionary_bound(H, v, sigma2)
         route = "kink dictionary (Cor 8, eq. 17)"
     else:
         net, v, bound = _min_norm_arrangement(problem)
+        # polish: the l1 LP over the recovered neurons interpolates to LP precision
+        net = net.balanced().pruned()
+        scale = np.linalg.norm(net.U, axis=0)
+        U, bb = net.U / scale, None if net.b is None else net.b / scale
+        w, c, _ = _l1_interpolation_lp(net.hidden(X) / scale, y, problem.bias)
+        net = ReLUNetwork(U, bb, w, c)
         route = "full arrangement (NOTES §5)"
     net = net.balanced().pruned()
     objective = net.path_norm()
@@ -629,6 +638,30 @@ def min_norm_interpolation(
         dual=v / bound if bound > 0 and np.isfinite(bound) else None,
         info={"R": 2 * float(objective), "max_abs_error": err, "route": route},
     )
+
+
+def _l1_interpolation_lp(
+    H: np.ndarray, y: np.ndarray, bias: bool
+) -> tuple[np.ndarray, float | None, np.ndarray]:
+    """``min ||w||_1`` s.t. ``H w + c 1 = y`` (c free when ``bias``) by HiGHS; returns
+    ``(w, c, nu)`` with ``nu`` the equality multipliers: ``|H^T nu| <= 1``, ``1^T nu = 0``
+    with bias, ``y^T nu`` = the optimum (LP duality)."""
+    from scipy.optimize import linprog
+
+    n, m = H.shape
+    A = np.hstack([H, -H] + ([np.ones((n, 1))] if bias else []))
+    cost = np.concatenate([np.ones(2 * m), [0.0] if bias else []])
+    bounds = [(0, None)] * (2 * m) + ([(None, None)] if bias else [])
+    res = linprog(cost, A_eq=A, b_eq=y, bounds=bounds, method="highs")
+    if res.status == 2:
+        raise ValueError(
+            "No network interpolates y: the interpolation constraints are infeasible "
+            "(equal inputs with different targets, or bias=False)."
+        )
+    if res.status != 0:
+        raise RuntimeError(f"HiGHS failed on the interpolation LP: {res.message}")
+    w = res.x[:m] - res.x[m : 2 * m]
+    return w, (float(res.x[-1]) if bias else None), np.asarray(res.eqlin.marginals, float)
 
 
 def _min_norm_arrangement(problem: Problem) -> tuple[ReLUNetwork, np.ndarray, float]:
