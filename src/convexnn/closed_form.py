@@ -428,9 +428,15 @@ def _fit_rank_one(
     z = problem.X @ direction
     s, b = kink_dictionary(z, problem.bias)
     H = _features(z, s, b)
-    w, c, nu, status = _dictionary_program(
-        H, problem.y, problem.beta, problem.loss.name, problem.bias
-    )
+    if problem.loss.name == "hinge":  # the l1-SVM is an LP: HiGHS (the cutting-plane master)
+        from .solvers.master import solve_master
+
+        sol = solve_master(problem, H, tol=1e-12)
+        w, c, nu, status = sol.W, sol.c, sol.dual, "optimal (HiGHS LP)"
+    else:
+        w, c, nu, status = _dictionary_program(
+            H, problem.y, problem.beta, problem.loss.name, problem.bias
+        )
     net = _sparsest(problem, np.outer(direction, s), b if problem.bias else None, w, c)
     candidates = _dual_candidates(problem, net, nu)
     return _package(
@@ -464,7 +470,8 @@ def one_dimensional(
     ``(x - x_i)_+``, ``(x_i - x)_+`` for the hinge loss (Theorem 11; the kernel
     ``K_ij = (x_i - x_j)_+``), a group Lasso for vector outputs (Theorem 14). Solved with
     CVXPY/Clarabel at tight tolerances; the lower bound checks the dual constraint exactly
-    over the dictionary. Without a bias the dictionary is ``(x)_+``, ``(-x)_+``.
+    over the dictionary. Without a bias the dictionary is ``(x)_+``, ``(-x)_+``. The hinge
+    program is a linear program, solved exactly by HiGHS (the cutting-plane master).
     """
     timer = Timer()
     x = as_float_array(x, "x", ndim=(1, 2))
