@@ -160,3 +160,51 @@ def test_exact_certificates_close_the_gap_at_the_optimum(prob):
 def report_counts():
     yield
     print(f"\nsolver-bound suite: {dict(COUNTS)}")
+
+
+# ---------------------------------------------------------------------- regressions found here
+def one_sample_logistic_optimum(x: np.ndarray, y: float, beta: float) -> float:
+    """n = 1, no bias: ``min_{t >= 0} log(1 + e^{-t}) + beta t / ||x||`` (t = y f)."""
+    from scipy.optimize import minimize_scalar
+
+    r = np.linalg.norm(x)
+    res = minimize_scalar(
+        lambda t: np.logaddexp(0.0, -t) + beta * t / r,
+        bounds=(0.0, 1e4),
+        method="bounded",
+        options={"xatol": 1e-13},
+    )
+    return float(min(res.fun, np.log(2.0)))
+
+
+@pytest.mark.parametrize("oracle", ["auto", *ORACLES])
+@pytest.mark.parametrize("exponent", [0, -100, -200, -250, -300])
+def test_oracle_bounds_survive_tiny_dual_vectors(oracle, exponent):
+    """Confident logistic networks have dual vectors ~1e-200; no oracle may lose the scale.
+
+    Found by the stress run: spike_free returned 3.3e-238 for a true maximum 7.8e-236.
+    """
+    x = np.array([[3.30563082e-01, -7.72650959e01, 9.56278808e-03]])
+    prob = Problem(x, np.array([-1.0]), beta=1.0, loss="logistic", bias=False)
+    try:
+        orc = get_oracle(oracle, prob)
+    except ValueError:
+        pytest.skip(f"{oracle} does not apply")
+    v = np.array([-(10.0**exponent)])
+    true_max = 10.0**exponent * np.linalg.norm(x)  # n = 1: max_u |v (x u)_+| = |v| ||x||
+    assert orc(prob, v).upper_bound >= true_max * (1 - 1e-9)
+
+
+def test_certify_spike_free_on_a_confident_logistic_network():
+    """The certificate-level violation behind the test above (stress run, seed 0, trial 12):
+    a lower bound 0.000401 above the optimum 0.000355."""
+    rng = np.random.default_rng(0)
+    x = np.array([[-21.08997556, 255.29264221, -1.16113591]])
+    beta = 0.007991524755448296
+    prob = Problem(x, np.array([1.0]), beta=beta, loss="logistic", bias=False)
+    optimum = one_sample_logistic_optimum(x, 1.0, beta)
+    for _ in range(30):
+        net = ReLUNetwork(rng.standard_normal((3, 12)) * 3, None, rng.standard_normal(12) * 3)
+        for oracle in ("auto", "local_search", "spike_free"):
+            cert = cnn.certify(prob, net, oracle=oracle)
+            assert cert.lower_bound <= optimum * (1 + 1e-9), (oracle, cert.lower_bound, optimum)
