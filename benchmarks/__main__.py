@@ -48,10 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         "--threads",
         type=int,
         default=1,
-        help="torch threads for every solver (default 1: Clarabel is single-threaded too)",
+        help="torch and BLAS threads for every solver (default 1: Clarabel is single-threaded)",
     )
     parser.add_argument("--only", default=None, help="run only modules whose name contains this")
     args = parser.parse_args(argv)
+    if args.threads is not None:  # this process only: BLAS pools read these at first use
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
     import torch
 
     if args.threads is not None:

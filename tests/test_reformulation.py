@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -87,15 +89,34 @@ def test_gated_matches_cvxpy(seed, bias):
 def test_float32_path():
     prob = _problem(7)
     D = cnn.arrangements.sample(prob.X, 10, True, seed=7)
-    for gated, rel in ((True, 1e-4), (False, 5e-2)):  # the IPM stalls early in float32
+    # float32 iterates; the ReLU program's polishing runs in float64 from them
+    for gated, rel in ((True, 1e-4), (False, 5e-2)):
         ref = solve_reformulation(prob, patterns=D, gated=gated)
-        with pytest.warns(cnn.ConvergenceWarning):  # float32 cannot reach the default tol
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", cnn.ConvergenceWarning)  # float32 misses tol 1e-8
             low = solve_reformulation(prob, patterns=D, gated=gated, dtype="float32", max_iter=2000)
         assert low.info["dtype"] == "float32"
         value, want = low.info["program_objective"], ref.info["program_objective"]
         assert abs(value - want) <= rel * want
         if not gated:
             assert low.info["prediction_mismatch"] <= 1e-4
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_polishing_is_exact_and_optional(seed):
+    prob = _problem(seed, n=40)
+    D = cnn.arrangements.sample(prob.X, 15, True, seed=seed)
+    ref = cnn.solve(prob, method="cvxpy", patterns=D, certify=False).objective
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cnn.ConvergenceWarning)
+        raw = solve_reformulation(prob, patterns=D, polish=False)
+    pol = solve_reformulation(prob, patterns=D)
+    assert not raw.info["polished"]
+    assert abs(raw.objective - ref) <= 1e-5 * ref  # the interior point alone
+    if pol.info["polished"]:
+        assert pol.info["constraint_violation"] <= 1e-12
+        assert pol.objective <= raw.objective + 1e-12 * ref
+    assert abs(pol.objective - ref) <= 1e-6 * ref
 
 
 def test_integer_patterns_are_sampled_with_the_seed():

@@ -14,15 +14,21 @@ predictor-corrector (Vandenberghe, "The CVXOPT linear and quadratic cone program
 2010, §7-8). The Newton system ``(Q + G^T W^{-1} W^{-T} G) dx = rhs`` has a block-diagonal
 part (one (d'+1)-square block per j, from the scaling) plus the loss ``E^T C E`` of rank
 ``<= n``; it is solved by the Woodbury identity through the Cholesky factor of the n-square
-``I + C E B^{-1} E^T C = I + C (sum_p D_p A (B_v,p^{-1} + B_w,p^{-1}) A^T D_p) C``.
+``I + C E B^{-1} E^T C = I + C (sum_p D_p A (B_v,p^{-1} + B_w,p^{-1}) A^T D_p) C``, or, when
+n exceeds the number of unknowns ``2P (d'+1)``, by the Cholesky factor of the Newton matrix
+itself (its loss part ``E^T C E`` formed once).
 
 Slacks stay strictly inside the cones, so the cone constraints hold up to the primal
 residual ``||G x + s - h||``, which the method drives to zero with the gap. Stopping rule:
 the relative gap ``s^T z / max(1, |primal objective|)``, the relative primal residual and the
 relative dual residual (KKT) are all below ``tol``. Rounding limits the attainable gap
-(typically 1e-7 to 1e-6 relative on real data in float64); when five iterations bring no
+(typically 1e-7 to 1e-6 relative on real data in float64); when three iterations bring no
 progress the method stops and returns its best iterate, reporting the gap it reached; that
 counts as converged at reduced accuracy when gap and residuals are below ``ALMOST = 1e-6``.
+An optional ``early_exit(V, W, tight, gap)`` is offered the iterate (with the guess
+``tight = slack < multiplier`` of the tight cone constraints, (n, 2P)) once the gap and
+residuals pass each of ``early_gaps`` (and, with ``tight=None``, at the end); returning
+True stops the method there (the solver uses it to polish, :mod:`._reform_polish`).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class IPMOutput:
     dual_residual: float
     history: dict[str, list] = field(default_factory=dict)
     reduced_accuracy: bool = False
+    stopped_early: bool = False  # ``early_exit`` accepted an iterate (e.g. after polishing)
 
 
 # ---------------------------------------------------------------- second-order cone algebra
@@ -133,10 +140,9 @@ def _cholesky(M: torch.Tensor) -> torch.Tensor | None:
 
 
 def _orth_step(x: torch.Tensor, dx: torch.Tensor) -> float:
-    neg = dx < 0
-    if not bool(neg.any()):
-        return math.inf
-    return float((-x[neg] / dx[neg]).min())
+    """Largest ``a >= 0`` with ``x + a dx >= 0`` (inf when dx >= 0)."""
+    ratio = torch.where(dx < 0, x / torch.clamp(-dx, min=1e-300), torch.inf)
+    return float(ratio.min())
 
 
 # ---------------------------------------------------------------- the solver
@@ -152,8 +158,27 @@ class _Operators:
         self.n, self.dp, self.P = n, dp, P
         self.ST2 = 2 * torch.cat([D.T, D.T], dim=0) - 1  # (2P, n) signs S_j
         self.DA = (D[:, :, None] * A[:, None, :]).reshape(n, P * dp)  # [D_1 A, ..., D_P A]
-        self.eye_n = torch.eye(n, dtype=A.dtype, device=A.device)
         self.zero_col = torch.zeros(2 * P, 1, dtype=A.dtype, device=A.device)
+        # Woodbury through an n-square matrix, or (many samples) the full Newton matrix
+        self.direct = n > 2 * P * (dp + 1)
+        if self.direct:
+            self.NtCN = self._loss_gram()
+        else:
+            self.eye_n = torch.eye(n, dtype=A.dtype, device=A.device)
+
+    def _loss_gram(self) -> torch.Tensor:
+        """``N^T C N`` (P d' square) with ``N = [D_1 A, ..., D_P A]``, accumulated by rows."""
+        n, k = self.n, self.P * self.dp
+        out = torch.zeros(k, k, dtype=self.A.dtype, device=self.A.device)
+        colsum = torch.zeros(k, dtype=self.A.dtype, device=self.A.device)
+        chunk = max(1, 2**22 // max(k, 1))
+        for start in range(0, n, chunk):
+            rows = self.DA[start : start + chunk]
+            out += rows.T @ rows
+            colsum += rows.sum(dim=0)
+        if self.center:
+            out -= torch.outer(colsum, colsum) / n
+        return out
 
     def C(self, e: torch.Tensor) -> torch.Tensor:
         return e - e.mean(dim=-1, keepdim=True) if self.center else e
@@ -198,8 +223,11 @@ class _NewtonSystem:
         B[:, dp, :d] += Theta[:, 0, 1:]
         B[:, dp, dp] += Theta[:, 0, 0]
         self.B = B
+        self.B_chol = self.Gw_chol = self.H_chol = None
+        if ops.direct:
+            self.H_chol = _cholesky(self._full_matrix())
+            return
         self.B_chol = _cholesky(B)
-        self.Gw_chol = None
         if self.B_chol is None:  # the scaling lost definiteness in floating point
             return
         eye_b = torch.eye(dp + 1, dtype=A.dtype, device=A.device).expand(2 * P, -1, -1)
@@ -212,12 +240,30 @@ class _NewtonSystem:
             Gw = Gw - Gw.mean(dim=1, keepdim=True)
         self.Gw_chol = _cholesky(Gw + ops.eye_n)
 
+    def _full_matrix(self) -> torch.Tensor:
+        """The Newton matrix itself, blocks ordered (j, [u_j, r_j]), for many samples."""
+        ops = self.ops
+        P, dp = ops.P, ops.dp
+        k = dp + 1
+        H = torch.zeros(2 * P, k, 2 * P, k, dtype=ops.A.dtype, device=ops.A.device)
+        idx = torch.arange(2 * P, device=ops.A.device)
+        H[idx, :, idx, :] = self.B
+        L = ops.NtCN.reshape(P, dp, P, dp).permute(0, 1, 2, 3)
+        for sv, rows in ((1.0, slice(0, P)), (-1.0, slice(P, 2 * P))):
+            for sw, cols in ((1.0, slice(0, P)), (-1.0, slice(P, 2 * P))):
+                H[rows, :dp, cols, :dp] += (sv * sw) * L
+        return H.reshape(2 * P * k, 2 * P * k)
+
     @property
     def ok(self) -> bool:
+        if self.ops.direct:
+            return self.H_chol is not None
         return self.B_chol is not None and self.Gw_chol is not None
 
     def _woodbury(self, rhs: torch.Tensor) -> torch.Tensor:
         ops, dp = self.ops, self.ops.dp
+        if ops.direct:
+            return torch.cholesky_solve(rhs.reshape(-1, 1), self.H_chol).reshape(rhs.shape)
         y0 = torch.cholesky_solve(rhs[:, :, None], self.B_chol)[:, :, 0]
         t = ops.C(ops.model(y0[:, :dp]))
         t = torch.cholesky_solve(t[:, None], self.Gw_chol)[:, 0]
@@ -271,7 +317,9 @@ def ipm_relu(
     deadline: float | None = None,
     clock=None,
     refine: int = 2,
-    stall_after: int = 5,
+    stall_after: int = 3,
+    early_exit=None,
+    early_gaps: tuple[float, ...] = (1e-5, 1e-6),
     verbose: bool = False,
 ) -> IPMOutput:
     """Solve the ReLU program; see the module docstring. ``A`` (n, d'), ``D`` (n, P) 0/1 in
@@ -295,7 +343,8 @@ def ipm_relu(
     nu = J2 * n + J2  # degree of the cone
     q_scale = max(float(ops.model_adj(yc).abs().max()), beta, 1.0)
     history: dict[str, list] = {"iteration": [], "objective": [], "gap": [], "primal_residual": []}
-    converged, it = False, 0
+    converged, it, stopped_early = False, 0, False
+    attempts = sorted(early_gaps, reverse=True)
     best: tuple = (math.inf, U, math.inf, math.inf, math.inf, 0)
     gap_rel = pres = dres = math.inf
     for it in range(1, max_iter + 1):
@@ -323,7 +372,13 @@ def ipm_relu(
         if gap_rel <= tol and pres <= tol and dres <= tol:
             converged = True
             break
-        # keep the best iterate; stop when rounding stalls the method (no progress in 5 steps)
+        if early_exit is not None and attempts and max(gap_rel, pres, dres) <= attempts[0]:
+            while attempts and max(gap_rel, pres, dres) <= attempts[0]:
+                attempts.pop(0)
+            if early_exit(U[:P].T, U[P:].T, (so < zo).T, gap_rel):
+                converged, stopped_early = True, True
+                break
+        # keep the best iterate; stop when rounding stalls the method (stall_after steps)
         merit = max(gap_rel, pres, dres)
         if merit < best[0]:
             best = (merit, U.clone(), gap_rel, pres, dres, it)
@@ -361,12 +416,15 @@ def ipm_relu(
     # rounding stalled the method short of tol: accept at reduced accuracy (as Clarabel's
     # "almost solved") when the gap and residuals are within ALMOST
     almost = not converged and max(gap_rel, pres, dres) <= max(tol, ALMOST)
+    if not converged and early_exit is not None and early_exit(U[:P].T, U[P:].T, None, gap_rel):
+        converged, stopped_early = True, True
     return IPMOutput(
         V=U[:P].T.contiguous(),
         W=U[P:].T.contiguous(),
         n_iter=it,
         converged=converged or almost,
-        reduced_accuracy=almost,
+        reduced_accuracy=almost and not stopped_early,
+        stopped_early=stopped_early,
         gap=gap_rel,
         primal_residual=pres,
         dual_residual=dres,

@@ -31,6 +31,7 @@ from ..result import Result
 from ._common import ConvergenceWarning, Timer, finish, recover_network
 from ._reform_admm import admm_gated
 from ._reform_ipm import ipm_relu
+from ._reform_polish import polish as polish_blocks
 from .cvxpy_reference import _scalar_view, _stack_outputs, check_patterns
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -48,6 +49,7 @@ def solve_reformulation(
     random_state: Any = 0,
     time_limit: float | None = None,
     certify: bool = False,
+    polish: bool = True,
     verbose: bool = False,
     **kwargs: Any,
 ) -> Result:
@@ -80,6 +82,12 @@ def solve_reformulation(
     certify : bool
         Compute a sound lower bound with :func:`convexnn.certify` (otherwise ``lower_bound``
         is ``-inf``: a sampled program is a restriction and bounds nothing from below).
+    polish : bool
+        ReLU program: once the interior-point gap passes 1e-5 and 1e-6 (and at the end),
+        guess the nonzero blocks and tight cone constraints and solve the resulting smooth
+        problem by Newton's method (:mod:`._reform_polish`); the first feasible point better
+        than the iterate ends the solve (``info["polished"]``; ``info["duality_gap"]`` is then
+        the iterate's gap, an upper bound on the polished point's suboptimality).
     verbose : bool
         Print the residuals.
 
@@ -123,7 +131,7 @@ def solve_reformulation(
     A = torch.tensor(np.array(problem.X_aug), dtype=tdtype, device=dev)
     Dt = torch.as_tensor(D, dtype=tdtype, device=dev)
     outputs = [problem.y] if problem.n_outputs is None else list(problem.y.T)
-    nets, fits, stats = [], [], []
+    nets, fits, stats, polished = [], [], [], []
     for y in outputs:
         deadline = None if time_limit is None else timer.start + time_limit
         yt = torch.as_tensor(np.array(y), dtype=tdtype, device=dev)
@@ -137,10 +145,19 @@ def solve_reformulation(
         )
         if gated:
             out = admm_gated(A, Dt, yt, problem.beta, max_iter=max_iter, rho=rho, **common)
+            pos = out.V.to(torch.float64).cpu().numpy()
+            neg = out.W.to(torch.float64).cpu().numpy()
         else:
-            out = ipm_relu(A, Dt, yt, problem.beta, max_iter=max_iter, **common)
-        pos = out.V.to(torch.float64).cpu().numpy()
-        neg = out.W.to(torch.float64).cpu().numpy()
+            polisher = _Polisher(problem, D, np.asarray(y)) if polish else None
+            out = ipm_relu(
+                A, Dt, yt, problem.beta, max_iter=max_iter, early_exit=polisher, **common
+            )
+            if polisher is not None and polisher.result is not None:
+                pos, neg, polish_gap = polisher.result
+                polished.append(polish_gap)
+            else:
+                pos = out.V.to(torch.float64).cpu().numpy()
+                neg = out.W.to(torch.float64).cpu().numpy()
         F = _convex_model(problem.X_aug, D, pos, neg)
         c = float(np.mean(y - F)) if problem.bias else None
         scalar = problem if problem.n_outputs is None else _scalar_view(problem, y)
@@ -152,6 +169,9 @@ def solve_reformulation(
     if not gated:
         info["duality_gap"] = max(s.gap for s in stats)
         info["reduced_accuracy"] = any(s.reduced_accuracy for s in stats)
+        info["polished"] = len(polished) == len(stats)
+        if polished:  # the polished point is feasible and better than an iterate with this gap
+            info["duality_gap"] = max(polished)
     converged = all(s.converged for s in stats)
     n_iter = sum(s.n_iter for s in stats)
     info.update(
@@ -204,6 +224,36 @@ def solve_reformulation(
             f"{info['dual_residual']:.1e}"
         ),
     )
+
+
+class _Polisher:
+    """``early_exit`` hook of the interior-point method: polish the iterate (active-set
+    Newton, :mod:`._reform_polish`) and accept when that yields a feasible, better point."""
+
+    def __init__(self, problem: Problem, D: np.ndarray, y: np.ndarray) -> None:
+        self.problem, self.D, self.y = problem, D.astype(float), y
+        self.result: tuple[np.ndarray, np.ndarray, float] | None = None
+
+    def __call__(self, V: torch.Tensor, W: torch.Tensor, tight: Any, gap: float) -> bool:
+        p = self.problem
+        pos = V.to(torch.float64).cpu().numpy()
+        neg = W.to(torch.float64).cpu().numpy()
+        # constraints whose relative margin is below the gap are guessed tight
+        thresholds = (1e-5, 1e-6, 1e-4) if tight is None else (gap, 0.1 * gap)
+        pos, neg, ok = polish_blocks(
+            p.X_aug,
+            self.D,
+            self.y,
+            p.beta,
+            p.n_features,
+            p.bias,
+            pos,
+            neg,
+            thresholds=thresholds,
+        )
+        if ok:
+            self.result = (pos, neg, gap)
+        return ok
 
 
 def _convex_model(A: np.ndarray, D: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
