@@ -412,6 +412,18 @@ def test_solve_closed_form_dispatch():
     assert res.info["theorem"].startswith("Theorem 4") and res.certified
 
 
+def test_solve_closed_form_unproven_spike_free_needs_opt_in():
+    th = 0.2  # spike-free numerically (the Lemma 3 ratio is exactly 1), not by a lemma
+    X = np.array([[1.0, 0.0], [np.cos(th), np.sin(th)]])
+    y = np.array([1.0, -0.5])
+    problem = cnn.Problem(X, y, beta=0.1, bias=False)
+    with pytest.raises(ValueError, match="not proven spike-free"):
+        cnn.solve(problem, method="closed_form")
+    res = cnn.solve(problem, method="closed_form", allow_unproven=True)
+    assert res.info["theorem"].startswith("Theorem 4")
+    check_against_reference(res, problem, function=True)
+
+
 def test_solve_closed_form_explains_why_none_applies():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)

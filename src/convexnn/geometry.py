@@ -196,7 +196,8 @@ def _witness_search(
     Q = np.eye(X.shape[0]) - P
     norms = np.linalg.norm(X, axis=1)
     starts = [X[i] / norms[i] for i in range(X.shape[0]) if norms[i] > 0]
-    starts += [Xpinv[:, i] / np.linalg.norm(Xpinv[:, i]) for i in range(X.shape[0])]
+    pnorms = np.linalg.norm(Xpinv, axis=0)
+    starts += [Xpinv[:, i] / pnorms[i] for i in range(X.shape[0]) if pnorms[i] > 0]
     starts += list(rng.standard_normal((n_starts, X.shape[1])))
     xnorm2 = max(float(np.linalg.norm(X, 2)) ** 2, 1e-300)
     operators = [M for M in (Xpinv, Q) if np.linalg.norm(M, 2) > 1e-12]
