@@ -119,6 +119,23 @@ def test_polishing_is_exact_and_optional(seed):
     assert abs(pol.objective - ref) <= 1e-6 * ref
 
 
+@pytest.mark.parametrize("gated", [False, True])
+def test_many_samples_use_the_direct_linear_algebra(gated):
+    # n = 80 > 2 P (d' + 1) and > P d': the IPM factors its Newton matrix itself and ADMM its
+    # Gram matrix (instead of the n-square Woodbury kernels)
+    prob = _problem(14, n=80, d=2)
+    D = cnn.arrangements.sample(prob.X, 5, True, seed=0)
+    ours = solve_reformulation(prob, patterns=D, gated=gated)
+    if gated:
+        ref = solve_reformulation(prob, patterns=D, gated=True, rho=0.5, tol=1e-11)
+        assert ours.info["program_objective"] == pytest.approx(
+            ref.info["program_objective"], rel=1e-7
+        )
+    else:
+        ref = cnn.solve(prob, method="cvxpy", patterns=D, certify=False)
+        assert ours.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
 def test_integer_patterns_are_sampled_with_the_seed():
     prob = _problem(8)
     a = solve_reformulation(prob, patterns=9, random_state=3)

@@ -1,4 +1,4 @@
-"""Fast solver for the convex reformulation over sign patterns (ADMM in torch, CPU or CUDA).
+"""Fast solvers for the convex reformulation over sign patterns (torch, CPU or CUDA).
 
 Solves exactly the program of the CVXPY reference (:mod:`convexnn.solvers.cvxpy_reference`;
 Pilanci & Ergen, ICML 2020; NOTES §5). With ``X~ = [X, 1]`` when ``bias`` (else ``X``) and
@@ -10,7 +10,13 @@ sign patterns ``D_p``::
 with ``c`` free when ``bias``. Over the full arrangement (``patterns=None``) this equals the
 training problem ``1/2 ||f(X) - y||^2 + (beta/2)(||U||_F^2 + ||W||_F^2)`` (Thm 8 with its
 bias; global optimum); over sampled patterns it is a restriction whose optimum is only an
-upper bound on the training optimum. The algorithm is in :mod:`._reform_admm`.
+upper bound on the training optimum.
+
+Algorithms: the ReLU program by a primal-dual interior-point method with Nesterov-Todd
+scaling whose Newton systems use the low-rank structure of the loss
+(:mod:`._reform_ipm`; iterates strictly inside the cones), finished by active-set Newton
+polishing (:mod:`._reform_polish`; exactly feasible, Clarabel-level accuracy); the gated
+program by ADMM with a factorization computed once per penalty (:mod:`._reform_admm`).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ def solve_reformulation(
     verbose: bool = False,
     **kwargs: Any,
 ) -> Result:
-    """Solve the convex reformulation over ``patterns`` by ADMM (squared loss).
+    """Solve the convex reformulation over ``patterns`` (squared loss; module docstring).
 
     Objective (training problem): ``1/2 ||f(X) - y||^2 + (beta/2)(||U||_F^2 + ||W||_F^2)``,
     biases unregularized; the program solved is the ICML 2020 reformulation above, the same
@@ -70,15 +76,16 @@ def solve_reformulation(
         from a gated solution is not the gated model: ``info["program_objective"]`` is the
         gated program's value, ``Result.objective`` the recovered network's.
     tol : float
-        Relative KKT residual (primal and dual) at which ADMM stops.
+        Relative KKT residuals (primal and dual) and, for the ReLU program, relative duality
+        gap at which the method stops.
     max_iter : int
-        ADMM iterations per output.
+        Iterations per output (interior-point or ADMM).
     device, dtype : torch device and dtype
         ``"cpu"`` or ``"cuda"``; float64 by default, float32 allowed (looser accuracy).
     random_state : int, Generator or None
         Seeds the pattern sampling when ``patterns`` is an int.
     time_limit : float or None
-        Seconds; ADMM stops (status ``"time_limit"``) once exceeded.
+        Seconds; the method stops (status ``"time_limit"``) once exceeded.
     certify : bool
         Compute a sound lower bound with :func:`convexnn.certify` (otherwise ``lower_bound``
         is ``-inf``: a sampled program is a restriction and bounds nothing from below).
@@ -90,6 +97,8 @@ def solve_reformulation(
         the iterate's gap, an upper bound on the polished point's suboptimality).
     verbose : bool
         Print the residuals.
+    rho : float, optional (keyword)
+        Initial ADMM penalty of the gated program (default: from beta and y).
 
     Returns
     -------
@@ -98,10 +107,9 @@ def solve_reformulation(
         (``max_p max_i -((2D_p - I) X~ u_p)_i``, 0 when gated), ``prediction_mismatch``
         (``max_i |network(x_i) - convex model(x_i)|``), ``blocks`` (the solution: one pair
         ``(v, w)`` of (d', P) arrays per output, the offset being the best constant), the
-        relative KKT residuals
-        ``primal_residual`` and ``dual_residual`` (and the relative ``duality_gap`` of the
-        interior-point method, with ``reduced_accuracy`` true when rounding stalled it
-        between ``tol`` and 1e-6), ``n_patterns``.
+        relative KKT residuals ``primal_residual`` and ``dual_residual`` (and the relative
+        ``duality_gap`` of the interior-point method, with ``reduced_accuracy`` true when
+        rounding stalled it between ``tol`` and 1e-6, and ``polished``), ``n_patterns``.
     """
     rho = kwargs.pop("rho", None)
     check_no_kwargs(kwargs, "solve(method='reformulation')")
