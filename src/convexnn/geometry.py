@@ -310,13 +310,13 @@ def autoencoder_neurons(X: Any, *, tol: float = 1e-9) -> AutoencoderNeurons:
     """Lemma 7 (Remark 1): the extreme points of ``Q_X`` along the basis vectors ``e_i``.
 
     For each sample ``i``: ``lambda = argmin ||x_i - sum_{j != i} lambda_j x_j||`` over the
-    simplex, ``u_i`` = the normalized residual, ``b_i = min_{j != i}(-x_j^T u_i)``. The n
-    simplex QPs are solved together in one CVXPY/Clarabel program. The neuron is active on
-    ``x_i`` alone; its margin ``x_i^T u_i + b_i > 0`` is a self-checking proof that ``x_i`` is
-    a vertex of the hull (``is_vertex``), whatever the solver's accuracy.
+    simplex, ``u_i`` = the normalized residual, ``b_i = min_{j != i}(-x_j^T u_i)``. Each
+    simplex QP is started by NNLS (Lawson-Hanson, the simplex constraint as a heavily
+    weighted row) and finished by an active-set step on the affine hull of the support,
+    which makes the projection exact (its KKT conditions hold to rounding). The neuron is
+    active on ``x_i`` alone; its margin ``x_i^T u_i + b_i > 0`` is a self-checking proof that
+    ``x_i`` is a vertex of the hull (``is_vertex``), whatever the accuracy of the QP.
     """
-    import cvxpy as cp
-
     X = as_float_array(X, "X", ndim=2)
     tol = check_positive_scalar(tol, "tol")
     n, d = X.shape
@@ -324,14 +324,7 @@ def autoencoder_neurons(X: Any, *, tol: float = 1e-9) -> AutoencoderNeurons:
         raise ValueError(f"autoencoder_neurons needs at least 2 samples, got n={n}.")
     scale = max(float(np.max(np.abs(X))), 1e-300)
     Xs = X / scale
-    L = cp.Variable((n, n), nonneg=True)
-    cons = [cp.sum(L, axis=1) == 1, cp.diag(L) == 0]
-    # sum of norms (not squares): separable per sample, and the distances come out to
-    # solver precision rather than its square root
-    prog = cp.Problem(cp.Minimize(cp.sum(cp.norm(Xs - L @ Xs, 2, axis=1))), cons)
-    _solve(prog)
-    Lam = np.asarray(L.value)
-    R = np.vstack([_polish_projection(Xs, i, Lam[i]) for i in range(n)])
+    R = np.vstack([_hull_residual(Xs, i) for i in range(n)])
     dist = np.linalg.norm(R, axis=1)
     safe = np.where(dist > 0, dist, 1.0)
     U = (R / safe[:, None]).T
@@ -351,26 +344,36 @@ def _kkt_violation(Xs: np.ndarray, i: int, r: np.ndarray) -> float:
     return float(np.max((others - (Xs[i] - r)) @ r))
 
 
-def _polish_projection(Xs: np.ndarray, i: int, lam: np.ndarray) -> np.ndarray:
-    """Residual ``x_i - sum_j lam_j x_j``, refined by projecting onto the affine hull of the
-    solver's support (exact when the support is right); kept only if the KKT violation of
-    the projection drops."""
-    r0 = Xs[i] - lam @ Xs
-    support = np.flatnonzero(lam > 1e-7 * max(float(lam.max()), 1e-300))
-    support = support[support != i]
-    if support.size == 0:
-        return r0
-    B = Xs[support]
-    k = support.size
-    kkt = np.zeros((k + 1, k + 1))
-    kkt[:k, :k] = B @ B.T
-    kkt[:k, k] = kkt[k, :k] = 1.0
-    rhs = np.append(B @ Xs[i], 1.0)
-    sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:k]
-    if np.any(sol < 0):
-        return r0
-    r1 = Xs[i] - sol @ B
-    return r1 if _kkt_violation(Xs, i, r1) < _kkt_violation(Xs, i, r0) else r0
+def _hull_residual(Xs: np.ndarray, i: int, weight: float = 1e3) -> np.ndarray:
+    """``x_i - p`` for ``p`` the projection of ``x_i`` onto the hull of the other rows."""
+    from scipy.optimize import nnls
+
+    others = np.delete(np.arange(Xs.shape[0]), i)
+    B = Xs[others]
+    A = np.vstack([B.T, weight * np.ones((1, others.size))])
+    lam = nnls(A, np.append(Xs[i], weight), maxiter=50 * A.shape[1])[0]
+    lam = lam / max(float(lam.sum()), 1e-300)
+    r0 = Xs[i] - lam @ B
+    support = list(np.flatnonzero(lam > 1e-9 * max(float(lam.max()), 1e-300)))
+    for _ in range(2 * others.size):  # active set on the affine hull of the support
+        if not support:
+            break
+        S = B[support]
+        k = len(support)
+        kkt = np.zeros((k + 1, k + 1))
+        kkt[:k, :k] = S @ S.T
+        kkt[:k, k] = kkt[k, :k] = 1.0
+        sol = np.linalg.lstsq(kkt, np.append(S @ Xs[i], 1.0), rcond=None)[0][:k]
+        if np.any(sol < -1e-14):
+            support.pop(int(np.argmin(sol)))
+            continue
+        r = Xs[i] - np.maximum(sol, 0.0) @ S
+        viol = (B - (Xs[i] - r)) @ r
+        j = int(np.argmax(viol))
+        if viol[j] <= 1e-13 * max(float(np.linalg.norm(r)), 1e-300) or j in support:
+            return r if _kkt_violation(Xs, i, r) <= _kkt_violation(Xs, i, r0) else r0
+        support.append(j)
+    return r0
 
 
 def interpolating_network(X: Any, y: Any, *, tol: float = 1e-9) -> ReLUNetwork:
