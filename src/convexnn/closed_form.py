@@ -8,7 +8,8 @@ Every function trains the two-layer ReLU network for the weight-decay objective:
 :class:`~convexnn.Result` holding the balanced network (Lemma 1), its objective, a dual vector
 (``Result.dual``) and a *sound* lower bound: the dual objective of that vector scaled into
 the dual feasible set with a rigorous bound on ``max |v^T (Xu + b1)_+|``. ``certified`` is
-true only when that bound meets the objective.
+true only when that bound meets the objective. (:func:`min_norm_interpolation` reports the
+value of problem (4) instead, with the matching dual bound.)
 
 - :func:`whitened` — Theorem 9 (squared loss) and Theorem 12 (hinge), ``X X^T = I``.
 - :func:`whitened_multiclass` — Theorem 15 (one-hot squared loss).
