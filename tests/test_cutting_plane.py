@@ -56,6 +56,10 @@ def test_one_dimensional_is_certified_spline_with_kinks_at_data(loss, seed):
     res = cnn.solve(prob, method="cutting_plane")
     assert res.info["exact"]
     assert_certified_optimum(res, reference(prob))
+    # the returned dual vector is the feasible one behind the bound
+    assert prob.dual_objective(res.dual) == pytest.approx(res.lower_bound, rel=1e-12)
+    if prob.bias:
+        assert abs(res.dual.sum()) <= 1e-9 * np.abs(res.dual).sum()
     net = res.network
     assert net.width >= 1
     x = prob.X[:, 0]

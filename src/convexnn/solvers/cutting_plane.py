@@ -17,9 +17,11 @@ Thm 1/8/13 ``|v^T (X u + b 1)_+| <= beta`` checked by an oracle:
 4. stop when the relative certified gap ``(objective - lower bound) / objective <= tol``.
 
 On general data the oracle is a heuristic with a loose (but sound) bound, so the loop also
-*polishes* the current neurons: a few L-BFGS steps on the nonconvex objective starting at the
-master's network, whose neurons join the dictionary before the master is re-solved. This
-only adds candidate neurons; the lower bound still comes from the oracle alone.
+*polishes* the current neurons: L-BFGS steps on the nonconvex objective starting at the
+master's network, whose refined neurons replace the active ones in the dictionary before the
+master is re-solved (warm-started at the polished weights). The first dictionary also gets
+random neurons through data points (Algorithm 2's random features). This only changes which
+neurons the master sees; the lower bound still comes from the oracle alone.
 """
 
 from __future__ import annotations
@@ -327,8 +329,9 @@ def solve_cutting_plane(
     max_new : int
         Most violating neurons added per iteration.
     polish : 'auto' or bool
-        Refine the master's network by L-BFGS on the nonconvex objective and add its neurons
-        (``'auto'``: only when the oracle is not exact).
+        Refine the master's network by L-BFGS on the nonconvex objective; its neurons replace
+        the master's active ones before the master is re-solved (``'auto'``: only when the
+        oracle is not exact).
     polish_iter : int
         L-BFGS iterations per polish.
     n_init : int or 'auto'
@@ -385,7 +388,7 @@ def solve_cutting_plane(
     objective = problem.objective(network)
     v = start.dual
     best = (objective, network, v)
-    lower = -np.inf
+    lower, feasible_dual = -np.inf, None
     history: dict[str, list] = {
         k: []
         for k in ("objective", "lower_bound", "gap", "width", "time", "master_gap", "violation")
@@ -403,8 +406,9 @@ def solve_cutting_plane(
                 ),
             )
             last, exact = found, bool(found.exact)
-            bound, _ = dual_lower_bound(problem, v, found.upper_bound)
-            lower = max(lower, float(bound))
+            bound, scale = dual_lower_bound(problem, v, found.upper_bound)
+            if bound > lower:  # the best of sound bounds is sound
+                lower, feasible_dual = float(bound), scale * v
             do_polish = polish is True or (polish == "auto" and not exact)
             gap = best[0] - lower
             info = {
@@ -496,7 +500,7 @@ def solve_cutting_plane(
         status=status,
         message=message,
         history=history,
-        dual=best[2],
+        dual=feasible_dual,
         info={
             "oracle": getattr(oracle_fn, "name", repr(oracle_fn)),
             "exact": exact,
