@@ -319,7 +319,7 @@ def ipm_relu(
     refine: int = 2,
     stall_after: int = 3,
     early_exit=None,
-    early_gaps: tuple[float, ...] = (1e-5, 1e-6),
+    early_gaps: tuple[float, ...] = (),
     verbose: bool = False,
 ) -> IPMOutput:
     """Solve the ReLU program; see the module docstring. ``A`` (n, d'), ``D`` (n, P) 0/1 in
