@@ -223,3 +223,20 @@ def test_general_data_beats_its_random_feature_start():
 def test_invalid_options_name_the_parameter(options, error, match):
     with pytest.raises(error, match=match):
         cnn.solve(one_dimensional(0, "squared"), **options)
+
+
+def test_init_network_warm_starts_and_never_ends_worse():
+    """Starting from a given network (e.g. from Adam): the result is never worse than it, and
+    on exact-oracle data it is still certified."""
+    prob = one_dimensional(1, "squared", n=30)
+    rng = np.random.default_rng(0)
+    start = cnn.ReLUNetwork(
+        rng.standard_normal((1, 8)), rng.standard_normal(8), rng.standard_normal(8), 0.1
+    )
+    res = cnn.solve(prob, init=start)
+    assert res.certified
+    assert res.objective <= prob.objective(start)
+    opt = reference(prob)
+    assert abs(res.objective - opt) <= REF_RTOL * opt
+    with pytest.raises(ValueError, match="inputs"):
+        cnn.solve(prob, init=cnn.ReLUNetwork(np.ones((2, 1)), np.zeros(1), np.ones(1), 0.0))

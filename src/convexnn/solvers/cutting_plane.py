@@ -299,6 +299,7 @@ def solve_cutting_plane(
     n_init: int | str = "auto",
     master_tol: float | None = None,
     oracle_options: dict | None = None,
+    init: ReLUNetwork | None = None,
     **kwargs: Any,
 ) -> Result:
     """Train by cutting planes on the dual constraint (Algorithm 1/3; NOTES §4).
@@ -342,6 +343,9 @@ def solve_cutting_plane(
         Relative duality gap for each master solve (default ``min(1e-10, tol / 100)``).
     oracle_options : dict or None
         Extra keyword options for every oracle call.
+    init : ReLUNetwork or None
+        A network to start from (e.g. one trained by Adam, or the solution on a subsample):
+        its neurons form the first dictionary, warm-started at its weights.
 
     Returns
     -------
@@ -383,7 +387,10 @@ def solve_cutting_plane(
     deadline = None if time_limit is None else timer.start + time_limit
     beta = problem.beta
     dictionary = _Dictionary(problem)
-    start = dictionary.solve(master_tol)  # no neurons: the best offset and its dual vector
+    if init is not None:
+        problem.check_network(init)
+        dictionary.add(init.U, init.b, init.W)
+    start = dictionary.solve(master_tol)  # without init: the best offset and its dual vector
     network = dictionary.network(start.c)
     objective = problem.objective(network)
     v = start.dual
