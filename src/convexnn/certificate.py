@@ -52,6 +52,12 @@ def dual_lower_bound(problem: Problem, v: Any, upper_bound: float) -> tuple[floa
     projected onto ``1^T v = 0`` exactly (it may be off by rounding) and ``M`` is raised by
     what that change can add to the constraint, so the bound stays rigorous.
     """
+    lower, s, _ = _scaled_dual(problem, v, upper_bound)
+    return lower, s
+
+
+def _scaled_dual(problem: Problem, v: Any, upper_bound: float) -> tuple[float, float, np.ndarray]:
+    """:func:`dual_lower_bound` plus the vector ``v`` it scaled (projected when ``bias``)."""
     v = check_dual_vector(problem, v)
     M = float(upper_bound)
     if np.isnan(M) or M < 0:
@@ -67,14 +73,14 @@ def dual_lower_bound(problem: Problem, v: Any, upper_bound: float) -> tuple[floa
         v = projected
     zero = problem.dual_objective(np.zeros_like(v))
     if not np.isfinite(M):
-        return zero, 0.0
+        return zero, 0.0, v
     s_max = problem.beta / M if M > 0 else np.inf
     s = float(loss.best_dual_scale(v, y, s_max))
     s = min(max(s, 0.0), s_max)
     lower = problem.dual_objective(s * v)
     if not lower > zero:  # -inf outside the domain, or no better than v = 0
-        return zero, 0.0
-    return float(lower), s
+        return zero, 0.0, v
+    return float(lower), s, v
 
 
 def certify(
@@ -121,12 +127,15 @@ def certify(
         elapsed = time.perf_counter() - start
         remaining = None if time_limit is None else max(time_limit - elapsed, 0.0)
         res = orc(problem, v, seeds=seeds, time_limit=remaining, **options)
-        lower, s = dual_lower_bound(problem, v, res.upper_bound)
-        return lower, s, v, res
+        lower, s, used = _scaled_dual(problem, v, res.upper_bound)
+        return lower, s, used, res
+
+    def expired() -> bool:
+        return time_limit is not None and time.perf_counter() - start > time_limit
 
     best = evaluate(problem.dual_vector(network))
     if problem.loss.name == "hinge":
-        for candidate in _hinge_duals(problem, network, evaluate):
+        for candidate in _hinge_duals(problem, network, evaluate, expired):
             if candidate[0] > best[0]:
                 best = candidate
     lower, s, v, res = best
@@ -163,7 +172,9 @@ def _unit_neurons(network: ReLUNetwork) -> tuple[np.ndarray, np.ndarray | None]:
     return U, b
 
 
-def _hinge_duals(problem: Problem, network: ReLUNetwork, evaluate: Any, rounds: int = 20):
+def _hinge_duals(
+    problem: Problem, network: ReLUNetwork, evaluate: Any, expired: Any, rounds: int = 20
+):
     """Better hinge dual vectors: the dual of the l1-SVM over the network's neurons, grown by
     the violating neurons the oracle finds (a few rounds of a dual cutting plane).
 
@@ -172,6 +183,8 @@ def _hinge_duals(problem: Problem, network: ReLUNetwork, evaluate: Any, rounds: 
     """
     U, b = _unit_neurons(network)
     for _ in range(rounds):
+        if expired():
+            return
         v = _hinge_restricted_dual(problem, U, b)
         if v is None:
             return
