@@ -9,13 +9,17 @@ name                      what                                                 b
 ``"enumeration"``         low (augmented) rank: cells of the arrangement;      exact
                           angular sweep in 2-D, cone projections above
 ``"spike_free"``          the paper's convex relaxation (eq. 15) + Lemma 7     sound, loose
-                          extreme points; exact on spike-free data (Prop 2)
+                          extreme points; its maximizer is exact on spike-
+                          free data (Prop 2), the bound on whitened data
 ``"local_search"``        multi-start kink / active-set ascent, any data       sound, loose
 ``"auto"``                the exact oracle whenever the data allow it, else
                           ``local_search``
 ========================  ===================================================  ==========
 
-Every oracle is called as ``oracle(problem, v, **options) -> OracleResult``.
+Every oracle is called as ``oracle(problem, v, **options) -> OracleResult``. An oracle whose
+best neuron attains its bound reports ``exact=True`` whatever its kind. The bounds of
+``spike_free`` and ``local_search`` are chosen by ``bound='fast'`` (default; milliseconds) or
+``bound='tight'`` (several times tighter on real data, O(n^2 d^2); what ``certify`` uses).
 """
 
 from __future__ import annotations
