@@ -289,9 +289,10 @@ def run(quick: bool) -> str:
                 rel = "" if ref is None else f"{(r.objective - ref) / abs(ref):+.1e}"
                 lines.append(
                     f"| {name}, {D.shape[1]} gates | {'gated' if gated else 'ReLU'} | {r.solver} "
-                    f"| {r.objective:.8g} | {rel} | {r.violation:.1e} | {r.time:.3g} "
+                    f"| {r.objective:.10g} | {rel} | {r.violation:.1e} | {r.time:.3g} "
                     f"| {r.memory:.0f} | {r.time / base:.3g} | {r.note} |"
                 )
+                print(lines[-1], flush=True)  # progress: rows as they are measured
     notes.append(
         "scnn solves its own variant (penalty on the bias coordinate too, `X~` with a ones "
         "column), evaluated here on our objective; Adam trains the nonconvex network (a "

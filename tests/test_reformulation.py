@@ -28,6 +28,17 @@ def _problem(seed: int, n: int = 25, d: int = 3, bias: bool = True, beta: float 
     return cnn.Problem(X, y, beta=beta, bias=bias)
 
 
+def test_full_enumeration_with_certificate_is_certified():
+    rng = np.random.default_rng(15)
+    X = rng.standard_normal((15, 1))
+    prob = cnn.Problem(X, np.abs(X[:, 0]) + 0.05 * rng.standard_normal(15), beta=0.1)
+    res = solve_reformulation(prob, patterns=None, certify=True)
+    assert res.lower_bound <= res.objective + 1e-12 * res.objective  # weak duality
+    assert res.certified and res.relative_gap <= 1e-6
+    sampled = solve_reformulation(prob, patterns=6)  # a restriction: no bound claimed
+    assert sampled.lower_bound == -np.inf and not sampled.certified
+
+
 def _check_against_cvxpy(prob, patterns, gated, rel):
     ours = solve_reformulation(prob, patterns=patterns, gated=gated)
     ref = cnn.solve(prob, method="cvxpy", patterns=patterns, gated=gated, certify=False)
