@@ -26,6 +26,7 @@ residual is added to the bound, and every rounding allowance errs upward.
 
 from __future__ import annotations
 
+import weakref
 from math import comb
 
 import numpy as np
@@ -36,6 +37,8 @@ from ..problem import Problem
 from ._common import EPS, Reduction, check_dual_vector, finalize, reduce_data, residual_slack
 from .base import Oracle, OracleResult
 from .exact_1d import line_oracle
+
+_cells_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 #: largest total number of cells (over all kinks j) enumerated for rank >= 3
 DEFAULT_MAX_CELLS = 50_000
@@ -237,19 +240,13 @@ def _inside(theta: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> np
 # ---------------------------------------------------------------------------- rank >= 3
 def _cells_oracle(problem: Problem, v: np.ndarray, red: Reduction, q: int) -> OracleResult:
     n = red.T.shape[0]
-    J = n if problem.bias else 1
     vec = v.ndim == 2
     signs = (1.0,) if vec else (1.0, -1.0)
     cells = []  # (j, sign, cheap bound, a or A, G rows)
     cand_U, cand_rows = [], []
     best = 0.0
-    for j in range(J):
-        Wj = _kink_vectors(red, problem.bias, np.array([j]))[0]
-        live = np.linalg.norm(Wj, axis=1) > 64 * EPS * max(np.abs(red.T).max(initial=0.0), 1e-300)
-        Wl, vl = Wj[live], v[live]
-        if Wl.shape[0] == 0:
-            continue
-        D = arrangements.enumerate(Wl, bias=False, max_patterns=10**9)
+    for j, live, Wl, D in _kink_cells(problem, red):
+        vl = v[live]
         S = np.where(D, 1.0, -1.0)
         for sign in signs:
             if vec:
@@ -288,6 +285,29 @@ def _cells_oracle(problem: Problem, v: np.ndarray, red: Reduction, q: int) -> Or
     upper = upper * (1.0 + 1e-12) + 64 * (n + red.rank) * EPS * scale + residual_slack(red, v)
     exact = (not vec) and not np.any(red.resid)
     return finalize(problem, v, U, b, upper, exact, q)
+
+
+def _kink_cells(problem: Problem, red: Reduction) -> list:
+    """For every kink j: (j, live rows, their vectors ``t_i - t_j``, the cells' patterns).
+
+    The arrangements depend on X only, so they are computed once per problem and reused by
+    every later call (the cutting plane calls the oracle once per iteration).
+    """
+    cached = _cells_cache.get(problem)
+    if cached is not None:
+        return cached
+    J = red.T.shape[0] if problem.bias else 1
+    scale = max(float(np.abs(red.T).max(initial=0.0)), 1e-300)
+    out = []
+    for j in range(J):
+        Wj = _kink_vectors(red, problem.bias, np.array([j]))[0]
+        live = np.linalg.norm(Wj, axis=1) > 64 * EPS * scale
+        if not np.any(live):
+            continue
+        Wl = Wj[live]
+        out.append((j, live, Wl, arrangements.enumerate(Wl, bias=False, max_patterns=10**9)))
+    _cells_cache[problem] = out
+    return out
 
 
 def _g(W: np.ndarray, v: np.ndarray, Ur: np.ndarray, sign: float) -> np.ndarray:
