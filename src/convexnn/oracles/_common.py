@@ -53,6 +53,8 @@ def reduce_data(problem: Problem, rel_tol: float = 1e-10) -> Reduction:
         return Reduction(Xc.copy(), np.ones((1, 1)), m, np.zeros(len(X)))
     _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
     r = int(np.sum(s > rel_tol * max(s.max(initial=0.0), np.finfo(float).tiny)))
+    if r == X.shape[1]:  # full rank: keep the coordinates, no residual at all
+        return Reduction(Xc.copy(), np.eye(r), m, np.zeros(len(X)))
     B = Vt[:r].T
     T = Xc @ B
     resid = np.linalg.norm(Xc - T @ B.T, axis=1)
@@ -149,6 +151,13 @@ def best_kinks(Z: np.ndarray, v: np.ndarray, bias: bool) -> dict[str, np.ndarray
         out["min"] = vals[i_min, cols]
         out["b_min"] = biases[i_min, cols]
     return out
+
+
+def top_indices(values: np.ndarray, q: int) -> np.ndarray:
+    """Indices of the q largest entries of a 1-D array (any order), in O(n)."""
+    if q >= values.size:
+        return np.arange(values.size)
+    return np.argpartition(-values, q - 1)[:q]
 
 
 def check_dual_vector(problem: Problem, v: np.ndarray) -> np.ndarray:

@@ -34,9 +34,20 @@ from scipy.optimize import nnls
 
 from .. import arrangements
 from ..problem import Problem
-from ._common import EPS, Reduction, check_dual_vector, finalize, reduce_data, residual_slack
+from ._common import (
+    EPS,
+    Reduction,
+    check_dual_vector,
+    finalize,
+    prefix_error_terms,
+    prefix_sum,
+    reduce_data,
+    residual_slack,
+    top_indices,
+)
 from .base import Oracle, OracleResult
 from .exact_1d import line_oracle
+from .local_search import ascent, starts
 
 _cells_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -45,7 +56,7 @@ DEFAULT_MAX_CELLS = 50_000
 #: largest rank enumerated (arrangements.enumerate slows down sharply above 3)
 DEFAULT_MAX_RANK = 3
 #: largest n for the rank-2 sweep (memory ~ n^2)
-DEFAULT_MAX_SWEEP = 4_000
+DEFAULT_MAX_SWEEP = 1_500
 
 
 class Enumeration(Oracle):
@@ -154,7 +165,7 @@ def _sweep_oracle(problem: Problem, v: np.ndarray, red: Reduction, q: int) -> Or
         # the best few directions of each sign in this block
         for sign in (1.0, -1.0) if v.ndim == 1 else (1.0,):
             flat = (sign * vals).ravel()
-            top = np.argsort(-flat, kind="stable")[: 2 * q]
+            top = top_indices(flat, 2 * q)
             jj, kk = np.unravel_index(top, vals.shape)
             cand_val.append(flat[top])
             cand_ang.append(angles[jj, kk])
@@ -188,11 +199,11 @@ def _sweep(W: np.ndarray, v: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]
     a0 = np.sum(np.where(active0[..., None, None] if vec else active0[..., None], Vw, 0.0), axis=1)
     angles = np.concatenate([enter, leave], axis=1)  # (J, 2n)
     deltas = np.concatenate([Vw, -Vw], axis=1)
-    order = np.argsort(angles, axis=1, kind="stable")
+    order = np.argsort(angles, axis=1)  # ties need no order: tied events are orthogonal to u
     angles = np.take_along_axis(angles, order, axis=1)
     idx = order[..., None, None] if vec else order[..., None]
     deltas = np.take_along_axis(deltas, idx, axis=1)
-    A = np.concatenate([a0[:, None], a0[:, None] + np.cumsum(deltas, axis=1)], axis=1)
+    A = np.concatenate([a0[:, None], a0[:, None] + prefix_sum(deltas)], axis=1)
     lo = np.concatenate([np.zeros((J, 1)), angles], axis=1)  # sector s = (lo[s], hi[s])
     hi = np.concatenate([angles, np.full((J, 1), two_pi)], axis=1)
     u_lo = np.stack([np.cos(lo), np.sin(lo)], axis=-1)
@@ -227,7 +238,7 @@ def _sweep(W: np.ndarray, v: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]
     vn = (np.linalg.norm(v, axis=1) if vec else np.abs(v))[None]
     weight = np.sum(norms * vn, axis=1)
     dropped = np.sum(np.where(live, 0.0, norms) * vn, axis=1)  # tiny vectors left out
-    margin = 16.0 * (2 * n + 8) * EPS * float(np.max(weight, initial=0.0))
+    margin = 16.0 * (prefix_error_terms(2 * n) + n + 8) * EPS * float(np.max(weight, initial=0.0))
     margin += float(np.max(dropped, initial=0.0))
     return float(np.max(mags, initial=0.0)) + margin, vals, angs
 
@@ -279,8 +290,13 @@ def _cells_oracle(problem: Problem, v: np.ndarray, red: Reduction, q: int) -> Or
         cand_rows.append(np.array([j]))
     Ur = np.hstack(cand_U) if cand_U else np.eye(red.rank, 1)
     rows = np.concatenate(cand_rows) if cand_rows else np.zeros(1, dtype=int)
-    # keep the strongest few per reduced direction before lifting
     U, b = _lift(problem, red, Ur, rows)
+    if vec:  # the per-cell power iteration is local: polish with the multi-start ascent
+        strength = problem.constraint_values(v, U, b)
+        seeds = U[:, np.argsort(-strength)[:32]]
+        rng = np.random.default_rng(0)
+        U2, b2 = ascent(problem, v, starts(problem, v, (seeds, None), 16, rng), n_iter=30)
+        U, b = np.hstack([U, U2]), (None if b is None else np.concatenate([b, b2]))
     scale = float(np.sum(np.abs(v))) * float(np.abs(red.T).max(initial=0.0))
     upper = upper * (1.0 + 1e-12) + 64 * (n + red.rank) * EPS * scale + residual_slack(red, v)
     exact = (not vec) and not np.any(red.resid)

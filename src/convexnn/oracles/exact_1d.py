@@ -23,6 +23,7 @@ from ._common import (
     reduce_data,
     residual_slack,
     sorted_kink_values,
+    top_indices,
 )
 from .base import Oracle, OracleResult
 
@@ -75,19 +76,12 @@ def line_oracle(problem: Problem, v: np.ndarray, red: Reduction, n_candidates: i
     upper = float(np.max(np.abs(vals))) + kink_margin(Z, v) + residual_slack(red, v)
     q = max(int(n_candidates), 1)
     flat = vals.ravel()
-    picks = _top(flat, q)
+    picks = top_indices(flat, q)
     if v.ndim == 1:
-        picks = np.concatenate([picks, _top(-flat, q)])
+        picks = np.concatenate([picks, top_indices(-flat, q)])
     rows, cols = np.unravel_index(picks, vals.shape)
     s = np.where(cols == 0, 1.0, -1.0)
     U = a[:, None] * s
     b = biases[rows, cols] - red.m @ U if problem.bias else None
     exact = not np.any(red.resid)
     return finalize(problem, v, U, b, upper, exact, n_candidates)
-
-
-def _top(values: np.ndarray, q: int) -> np.ndarray:
-    """Indices of the q largest values (any order), in O(n)."""
-    if q >= values.size:
-        return np.arange(values.size)
-    return np.argpartition(-values, q - 1)[:q]
