@@ -207,8 +207,13 @@ def run_scnn(prob, G, D, gated) -> Row | None:
         pos, neg = params[0][0].T, np.zeros_like(params[0][0].T)
     else:
         pos, neg = params[0][0].T, params[1][0].T
-    value, viol = (gated_value if gated else relu_value)(prob, D, pos, neg)
-    return Row("scnn (" + ("R-FISTA" if gated else "AL") + ")", value, viol, elapsed, mem.mb)
+    # evaluate with the patterns of the model scnn returns (measured to differ from the
+    # patterns of the gates it was given)
+    D_scnn = model.compute_activations(A) > 0
+    value, viol = (gated_value if gated else relu_value)(prob, D_scnn, pos, neg)
+    differ = int(np.sum(np.any(D_scnn != D, axis=0)))
+    note = f"{differ} of its {D.shape[1]} returned patterns differ from ours" if differ else ""
+    return Row("scnn (" + ("R-FISTA" if gated else "AL") + ")", value, viol, elapsed, mem.mb, note)
 
 
 def run_adam(prob, target: float, time_limit: float, width: int) -> Row | None:
