@@ -230,7 +230,7 @@ def test_time_limit_is_respected(method):
     if method == "nonconvex":
         extra = {"n_steps": 10**7}
     if method == "reformulation":
-        extra = {"patterns": 300, "max_iter": 10**6, "tol": 1e-14}
+        extra = {"patterns": 150, "max_iter": 10**6, "tol": 1e-14}
     start = time.perf_counter()
     res = run(method, prob, time_limit=0.5, **extra)
     elapsed = time.perf_counter() - start

@@ -112,7 +112,7 @@ def applicable_oracles(prob: Problem) -> list[str]:
 
 
 @given(problems(), st.integers(0, 1000))
-@examples(6, 90)
+@examples(4, 90)
 def test_no_lower_bound_exceeds_the_optimum(prob, seed):
     assume(prob.n_samples >= 1)
     nets, bounds = networks_and_bounds(prob, seed)
@@ -138,7 +138,7 @@ def test_no_lower_bound_exceeds_the_optimum(prob, seed):
 
 
 @given(problems())
-@examples(6, 90)
+@examples(4, 90)
 def test_exact_certificates_close_the_gap_at_the_optimum(prob):
     """Where the oracle is exact, the reference optimum is certified to solver accuracy —
     the lower bound is not just sound but tight (scalar outputs: the reference is exact)."""
