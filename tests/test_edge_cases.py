@@ -259,3 +259,59 @@ def test_keyboard_interrupt_returns_the_best_result(method):
     assert res.lower_bound <= res.objective + 1e-9
     cert = cnn.certify(prob, res.network)
     assert cert.lower_bound <= res.objective + 1e-9
+
+
+class InterruptOnSecondCall:
+    """A progress callback that presses Ctrl-C on its second call."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.calls = 0
+
+    def __call__(self, info: dict) -> None:
+        self.calls += 1
+        if self.calls >= 2:
+            raise KeyboardInterrupt
+
+    def close(self) -> None:
+        pass
+
+
+def test_keyboard_interrupt_in_the_estimator_keeps_the_best_result():
+    sk = pytest.importorskip("convexnn.sklearn")
+    prob = hard_problem()
+    est = sk.ConvexReLURegressor(
+        beta=prob.beta, max_iter=50, solver_options={"callback": InterruptOnSecondCall()}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(prob.X, prob.y)
+    assert np.all(np.isfinite(est.predict(prob.X)))
+    cert = est.certificate_
+    assert cert.lower_bound <= cert.objective + 1e-9
+    assert cert.objective == pytest.approx(prob.objective(est.network_), rel=1e-9)
+    assert cnn.certify(prob, est.network_).lower_bound <= cert.objective + 1e-9
+
+
+def test_keyboard_interrupt_in_the_cli_saves_the_best_model(tmp_path, monkeypatch, capsys):
+    cli = pytest.importorskip("convexnn.cli")
+    import pandas as pd
+
+    prob = hard_problem()
+    frame = pd.DataFrame(prob.X, columns=[f"x{i}" for i in range(prob.n_features)])
+    frame["target"] = prob.y
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.npz"
+    monkeypatch.setattr(cli, "Progress", InterruptOnSecondCall)
+    argv = ["fit", str(data), "--target", "target", "--out", str(model), "--beta", "0.001"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_INTERRUPTED, err
+    net = cnn.ReLUNetwork.load(model)  # the best network so far, complete on disk
+    meta = cnn.ReLUNetwork.load_metadata(model)
+    assert meta["status"] == "interrupted"
+    assert meta["lower_bound"] is None or meta["lower_bound"] <= meta["objective"] + 1e-9
+    assert meta["objective"] >= prob.objective(net) * (1 - 1e-9)  # pruning never raises it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "m.npz"]  # no temp files
