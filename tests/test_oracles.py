@@ -336,3 +336,22 @@ def test_zero_dual_vector_gives_zero_bound_everywhere():
         for name in ("auto", "local_search", "spike_free"):
             res = get_oracle(name, prob)(prob, np.zeros(10))
             assert res.upper_bound <= 1e-250 and res.best == 0.0
+
+
+@pytest.mark.parametrize("x_scale", [1e-160, 1.0, 1e120])
+@pytest.mark.parametrize("v_scale", [1e-250, 1e-170, 1.0, 1e150])
+def test_bounds_are_scale_invariant_without_underflow(x_scale, v_scale):
+    """Bounds are homogeneous in X and v; squares of tiny entries must not zero them."""
+    rng = np.random.default_rng(12)
+    for d in (1, 2, 3, 6):
+        X = rng.standard_normal((8, d))
+        y = rng.standard_normal(8)
+        v = rng.standard_normal(8)
+        v -= v.mean()
+        unit = cnn.Problem(X, y, bias=True)
+        ref = get_oracle("auto", unit)(unit, v)
+        scaled = cnn.Problem(x_scale * X, y, bias=True)
+        for name in ("auto", "local_search", "spike_free"):
+            res = get_oracle(name, scaled)(scaled, v_scale * v)
+            assert res.upper_bound >= ref.best * x_scale * v_scale * (1 - 1e-9), (d, name)
+            assert res.best <= ref.upper_bound * x_scale * v_scale * (1 + 1e-9), (d, name)

@@ -17,6 +17,7 @@ without bias). Two facts do most of the work:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,6 +159,38 @@ def top_indices(values: np.ndarray, q: int) -> np.ndarray:
     if q >= values.size:
         return np.arange(values.size)
     return np.argpartition(-values, q - 1)[:q]
+
+
+def scale_invariant(call):
+    """Run an oracle's ``__call__`` on ``v / max|v|`` and scale the result back.
+
+    Every quantity an oracle computes is positively homogeneous in v, but squares of tiny
+    entries underflow (confident logistic networks have ``|v| ~ 1e-200``) and would silently
+    lose the bound. The rescaled bound is rounded up.
+    """
+
+    @functools.wraps(call)
+    def wrapper(self, problem: Problem, v: np.ndarray, **options) -> OracleResult:
+        v = check_dual_vector(problem, v)
+        scale = float(np.max(np.abs(v), initial=0.0))
+        x_scale = float(np.max(np.abs(problem.X), initial=0.0))
+        extreme_x = x_scale > 0 and not 1e-100 <= x_scale <= 1e100
+        if extreme_x:  # rare: a rescaled copy (per-problem caches are not shared with it)
+            problem = Problem(
+                problem.X / x_scale, problem.y, problem.beta, problem.loss, problem.bias
+            )
+        else:
+            x_scale = 1.0
+        if scale == 0.0 or (scale == 1.0 and x_scale == 1.0):
+            return call(self, problem, v, **options)
+        res = call(self, problem, v / scale, **options)
+        upper = res.upper_bound
+        if np.isfinite(upper):
+            upper = upper * scale * x_scale * (1.0 + 8 * EPS) + 5e-324
+        b = None if res.b is None else res.b * x_scale
+        return OracleResult(res.U, b, res.values * scale * x_scale, float(upper), res.exact)
+
+    return wrapper
 
 
 def check_dual_vector(problem: Problem, v: np.ndarray) -> np.ndarray:

@@ -35,8 +35,19 @@ def general_upper_bound(problem: Problem, v: np.ndarray, *, quadratic: bool = Tr
     The per-kink minimum of the Cauchy-Schwarz, triangle and (scalar outputs, when
     ``quadratic`` and affordable) quadratic bounds, maximized over kinks and signs.
     """
-    X = problem.X
-    anchors = X if problem.bias else np.zeros((1, X.shape[1]))
+    # homogeneous in X and in v: work at unit scale so that squares never under/overflow
+    x_scale = float(np.max(np.abs(problem.X), initial=0.0))
+    v_scale = float(np.max(np.abs(v), initial=0.0))
+    if x_scale == 0.0 or v_scale == 0.0:
+        return 1e-300
+    X = problem.X / x_scale
+    v = v / v_scale
+    bound = _unit_bound(X, v, problem.bias, quadratic)
+    return bound * x_scale * v_scale * (1.0 + 8 * EPS) + 1e-300
+
+
+def _unit_bound(X: np.ndarray, v: np.ndarray, bias: bool, quadratic: bool) -> float:
+    anchors = X if bias else np.zeros((1, X.shape[1]))
     signed = [v, -v] if v.ndim == 1 else [row_norms(v)]
     use_quad = (
         quadratic and v.ndim == 1 and len(anchors) * X.shape[0] * X.shape[1] ** 2 <= _QUAD_BUDGET
@@ -52,7 +63,7 @@ def general_upper_bound(problem: Problem, v: np.ndarray, *, quadratic: bool = Tr
         best = max(best, float(np.max(per_anchor)))
     # evaluating (x_i^T u + b) itself rounds at the scale of the data: allow for it
     evaluation = 8 * (X.shape[1] + 2) * EPS * float(np.sum(row_norms(v))) * _data_scale(X)
-    return best * (1.0 + 1e-12) + evaluation + 1e-300
+    return best * (1.0 + 1e-12) + evaluation
 
 
 def _data_scale(X: np.ndarray) -> float:

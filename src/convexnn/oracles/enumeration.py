@@ -43,6 +43,7 @@ from ._common import (
     prefix_sum,
     reduce_data,
     residual_slack,
+    scale_invariant,
     top_indices,
 )
 from .base import Oracle, OracleResult
@@ -107,6 +108,7 @@ class Enumeration(Oracle):
             )
         return None
 
+    @scale_invariant
     def __call__(
         self, problem: Problem, v: np.ndarray, *, n_candidates: int = 8, **options
     ) -> OracleResult:

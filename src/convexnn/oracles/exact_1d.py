@@ -22,6 +22,7 @@ from ._common import (
     kink_values,
     reduce_data,
     residual_slack,
+    scale_invariant,
     sorted_kink_values,
     top_indices,
 )
@@ -41,6 +42,7 @@ class Exact1D(Oracle):
             return f"exact_1d needs data on a line ({kind} rank <= 1), got {kind} rank {r}"
         return None
 
+    @scale_invariant
     def __call__(
         self, problem: Problem, v: np.ndarray, *, n_candidates: int = 8, **options
     ) -> OracleResult:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._validation import check_option, check_positive_int, check_random_state
 from ..problem import Problem
-from ._common import check_dual_vector, finalize
+from ._common import check_dual_vector, finalize, scale_invariant
 from .base import Oracle, OracleResult
 from .bounds import general_upper_bound
 
@@ -40,6 +40,7 @@ class LocalSearch(Oracle):
     def __repr__(self) -> str:
         return f"LocalSearch(n_starts={self.n_starts}, n_iter={self.n_iter})"
 
+    @scale_invariant
     def __call__(
         self,
         problem: Problem,

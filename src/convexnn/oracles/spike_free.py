@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from ..problem import Problem
-from ._common import best_kinks, check_dual_vector, finalize
+from ._common import best_kinks, check_dual_vector, finalize, scale_invariant
 from .base import Oracle, OracleResult
 from .local_search import bound_for
 
@@ -50,6 +50,7 @@ class SpikeFree(Oracle):
     def __repr__(self) -> str:
         return f"SpikeFree(lemma7={self.lemma7})"
 
+    @scale_invariant
     def __call__(
         self,
         problem: Problem,
