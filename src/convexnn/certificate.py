@@ -52,8 +52,10 @@ def dual_lower_bound(problem: Problem, v: Any, upper_bound: float) -> tuple[floa
     projected onto ``1^T v = 0`` exactly (it may be off by rounding) and ``M`` is raised by
     what that change can add to the constraint, so the bound stays rigorous.
     """
-    lower, s, _ = _scaled_dual(problem, v, upper_bound)
-    return lower, s
+    v = check_dual_vector(problem, v)
+    lower, s, used = _scaled_dual(problem, v, upper_bound)
+    ratio = float(np.max(np.abs(used), initial=0.0)) / max(float(np.max(np.abs(v))), 1e-300)
+    return lower, s * ratio
 
 
 def _scaled_dual(problem: Problem, v: Any, upper_bound: float) -> tuple[float, float, np.ndarray]:
@@ -74,6 +76,9 @@ def _scaled_dual(problem: Problem, v: Any, upper_bound: float) -> tuple[float, f
     zero = problem.dual_objective(np.zeros_like(v))
     if not np.isfinite(M):
         return zero, 0.0, v
+    unit = float(np.max(np.abs(v), initial=0.0))
+    if unit > 0:  # homogeneous: work with max|v| = 1 so that ||v||^2 cannot underflow
+        v, M = v / unit, M / unit
     s_max = problem.beta / M if M > 0 else np.inf
     s = float(loss.best_dual_scale(v, y, s_max))
     s = min(max(s, 0.0), s_max)
