@@ -105,6 +105,9 @@ def _quadratic_block(X: np.ndarray, w: np.ndarray, A: np.ndarray) -> np.ndarray:
     BP, BN = _weighted_gram(X, A, pos), _weighted_gram(X, A, neg)
     a = (X.T @ w)[:, None] - A.T * w.sum()  # (d, J)
     half_a = 0.5 * np.linalg.norm(a, axis=0)
+    # a_j may cancel to ~0: allow its absolute rounding error explicitly
+    mass = float(np.abs(w) @ np.linalg.norm(X, axis=1))
+    half_a += 4 * (n + d + 2) * EPS * (mass + float(np.sum(np.abs(w))) * np.linalg.norm(A, axis=1))
     lam_p = np.linalg.eigvalsh(BP)[:, -1]
     tau0 = np.sqrt(np.maximum(lam_p, 1e-300) / np.maximum(L, 1e-300))
 
