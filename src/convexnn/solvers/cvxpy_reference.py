@@ -47,7 +47,7 @@ def check_patterns(problem: Problem, patterns: Any) -> tuple[np.ndarray, bool]:
             D = D.astype(bool)
         full = False
     D = D[:, D.any(axis=0)]
-    if D.shape[1] == 0 and not problem.bias:
+    if D.shape[1] == 0 and not problem.bias and not full:
         raise ValueError("The 'patterns' parameter holds no nonzero pattern.")
     return D, full
 
@@ -150,6 +150,9 @@ def solve_cvxpy(
             return shortcut
     outputs = [problem.y] if problem.n_outputs is None else list(problem.y.T)
     nets, duals, statuses = [], [], []
+    if D.shape[1] == 0:  # X = 0 without bias: no neuron can act, the zero network is optimal
+        outputs = []
+        nets, duals, statuses = [problem.zero_network()], [np.zeros(problem.y.shape)], ["optimal"]
     for y in outputs:
         pos, neg, c, v, status = solve_scalar_program(
             problem if problem.n_outputs is None else _scalar_view(problem),
@@ -163,13 +166,15 @@ def solve_cvxpy(
         nets.append(recover_network(scalar, pos, neg, c if problem.bias else None, rel_tol=1e-9))
         duals.append(v)
         statuses.append(status)
-    network = nets[0] if problem.n_outputs is None else _stack_outputs(nets, problem.bias)
+    network = (
+        nets[0] if problem.n_outputs is None or not outputs else _stack_outputs(nets, problem.bias)
+    )
     zero = problem.zero_network()
     if problem.objective(zero) <= problem.objective(network):
         # nothing beats the best constant (constant targets, beta above the threshold): return
         # it exactly rather than the solver's 1e-10-sized neurons, which no gap can certify
         network = zero
-    dual = duals[0] if problem.n_outputs is None else np.column_stack(duals)
+    dual = duals[0] if problem.n_outputs is None or not outputs else np.column_stack(duals)
     lower, sound, cert_info = -np.inf, False, {}
     if certify:
         from ..certificate import certify as run_certify
