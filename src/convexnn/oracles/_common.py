@@ -41,6 +41,15 @@ class Reduction:
     def rank(self) -> int:
         return self.T.shape[1]
 
+    @property
+    def faithful(self) -> bool:
+        """True when the residual is at the rounding level of the data (the reduction is
+        then exact up to rounding, and so is an oracle's maximum computed on it)."""
+        scale = float(np.max(np.linalg.norm(self.T, axis=1), initial=0.0)) + float(
+            np.linalg.norm(self.m)
+        )
+        return bool(np.all(self.resid <= 256 * EPS * max(scale, 1e-300)))
+
 
 def reduce_data(problem: Problem, rel_tol: float = 1e-10) -> Reduction:
     """Coordinates of the (centered when ``bias``) data in its numerical row space."""
@@ -262,7 +271,9 @@ def finalize(
     keep = keep[np.argsort(-np.abs(values[keep]), kind="stable")]
     U, b, values = U[:, keep], b[keep], values[keep]
     best = float(np.max(np.abs(values), initial=0.0))
-    upper = float(upper_bound)
+    # evaluating v^T (X u + b 1)_+ rounds at the scale of the data: bound computed values too
+    reach = float(np.max(np.linalg.norm(problem.X, axis=1), initial=0.0))
+    upper = float(upper_bound) + 8 * (d + 2) * EPS * float(np.sum(row_norms(v))) * reach
     if upper < best:
         upper = best * (1.0 + 4 * EPS)
     if np.isfinite(upper) and best >= upper * (1.0 - 1e-9):

@@ -176,7 +176,7 @@ def _sweep_oracle(problem: Problem, v: np.ndarray, red: Reduction, q: int) -> Or
     Ur = np.vstack([np.cos(ang), np.sin(ang)])
     U, b = _lift(problem, red, Ur, np.concatenate(cand_row))
     upper += residual_slack(red, v)
-    return finalize(problem, v, U, b, upper, not np.any(red.resid), q)
+    return finalize(problem, v, U, b, upper, red.faithful, q)
 
 
 def _sweep(W: np.ndarray, v: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -301,7 +301,7 @@ def _cells_oracle(problem: Problem, v: np.ndarray, red: Reduction, q: int) -> Or
         U, b = np.hstack([U, U2]), (None if b is None else np.concatenate([b, b2]))
     scale = float(np.sum(np.abs(v))) * float(np.abs(red.T).max(initial=0.0))
     upper = upper * (1.0 + 1e-12) + 64 * (n + red.rank) * EPS * scale + residual_slack(red, v)
-    exact = (not vec) and not np.any(red.resid)
+    exact = (not vec) and red.faithful
     return finalize(problem, v, U, b, upper, exact, q)
 
 

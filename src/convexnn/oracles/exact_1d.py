@@ -85,5 +85,5 @@ def line_oracle(problem: Problem, v: np.ndarray, red: Reduction, n_candidates: i
     s = np.where(cols == 0, 1.0, -1.0)
     U = a[:, None] * s
     b = biases[rows, cols] - red.m @ U if problem.bias else None
-    exact = not np.any(red.resid)
+    exact = red.faithful
     return finalize(problem, v, U, b, upper, exact, n_candidates)
