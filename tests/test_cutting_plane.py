@@ -240,3 +240,16 @@ def test_init_network_warm_starts_and_never_ends_worse():
     assert abs(res.objective - opt) <= REF_RTOL * opt
     with pytest.raises(ValueError, match="inputs"):
         cnn.solve(prob, init=cnn.ReLUNetwork(np.ones((2, 1)), np.zeros(1), np.ones(1), 0.0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", seeds(1, 4))
+def test_two_dimensional_n50_matches_full_enumeration(seed):
+    """The issue's size (n = 50, 2-D, bias); slow because of the CVXPY reference."""
+    rng = np.random.default_rng(100 + seed)
+    X = rng.uniform(-1, 1, (50, 2))
+    y = np.cos(2 * X[:, 0]) + X[:, 1] ** 2 + 0.1 * rng.standard_normal(50)
+    prob = cnn.Problem(X, y, beta=0.05)
+    res = cnn.solve(prob, tol=1e-7)
+    assert res.info["oracle"] == "enumeration"
+    assert_certified_optimum(res, reference(prob))
