@@ -23,7 +23,21 @@ FAST = ["fig6", "fig8", "fig9", "fig11", "fig12"]
 SLOW = ["fig1", "fig10", "table1", "convex-rf"]
 
 
-def _check_outcome(outcome, tmp_path):
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``quick_run(name)``: the quick-size Outcome of an experiment, run once per module."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            out = tmp_path_factory.mktemp(name.replace("-", "_"))
+            cache[name] = experiments.run_one(name, out, quick=True)
+        return cache[name]
+
+    return get
+
+
+def _check_outcome(outcome):
     assert outcome.claims, "an experiment must check at least one claim"
     failed = [c for c in outcome.claims if c.guaranteed and not c.holds]
     assert not failed, "theorem claims not reproduced: " + "; ".join(
@@ -36,20 +50,18 @@ def _check_outcome(outcome, tmp_path):
 
 
 @pytest.mark.parametrize("name", FAST)
-def test_quick_experiment_reproduces_theorem_claims(name, tmp_path):
-    outcome = experiments.run_one(name, tmp_path, quick=True)
-    _check_outcome(outcome, tmp_path)
+def test_quick_experiment_reproduces_theorem_claims(name, quick_run):
+    _check_outcome(quick_run(name))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SLOW)
 def test_quick_experiment_reproduces_theorem_claims_slow(name, tmp_path):
-    outcome = experiments.run_one(name, tmp_path, quick=True)
-    _check_outcome(outcome, tmp_path)
+    _check_outcome(experiments.run_one(name, tmp_path, quick=True))
 
 
-def test_fig6_gap_vanishes_at_m_star(tmp_path):
-    m = experiments.run_one("fig6", tmp_path, quick=True).metrics
+def test_fig6_gap_vanishes_at_m_star(quick_run):
+    m = quick_run("fig6").metrics
     for name, rec in m.items():
         gaps = np.array(rec["gap"])
         m_star = rec["m_star"]
@@ -64,8 +76,8 @@ def test_fig6_gap_vanishes_at_m_star(tmp_path):
     assert m["whitened"]["m_star"] <= 2  # Theorem 9: at most two neurons
 
 
-def test_fig11_theorem15_below_every_sgd_trial(tmp_path):
-    m = experiments.run_one("fig11", tmp_path, quick=True).metrics
+def test_fig11_theorem15_below_every_sgd_trial(quick_run):
+    m = quick_run("fig11").metrics
     assert m["theory_lower_bound"] <= m["theory_objective"]
     assert m["theory_objective"] - m["theory_lower_bound"] <= 1e-8 * m["theory_objective"]
     assert min(m["sgd_min_objective"]) >= m["theory_lower_bound"]

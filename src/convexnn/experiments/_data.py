@@ -123,9 +123,9 @@ def digits_split(n_train: int, n_test: int, d: int, seed: int = 0) -> tuple:
 
 def synthetic_split(n_train: int, n_test: int, d: int, seed: int = 0) -> tuple:
     """A generated 10-class set standing in for CIFAR-10: scikit-learn's ``make_classification``
-    (2d raw features, d/2 informative, one cluster per class, hard), standardized with training
-    statistics and whitened to d dimensions by :func:`whiten_split` (2d raw features keep the
-    n <= d centered training rows independent). Same returns as :func:`digits_split`."""
+    (2d raw features, d/2 informative, one cluster per class, hard), scaled by the training
+    standard deviations and whitened to d dimensions by :func:`whiten_split`. Same returns as
+    :func:`digits_split`."""
     from sklearn.datasets import make_classification
 
     F, labels = make_classification(
@@ -139,6 +139,6 @@ def synthetic_split(n_train: int, n_test: int, d: int, seed: int = 0) -> tuple:
         random_state=seed,
     )
     F_train, F_test = F[:n_train], F[n_train:]
-    mu, sd = F_train.mean(axis=0), F_train.std(axis=0)
-    X_train, X_test = whiten_split((F_train - mu) / sd, (F_test - mu) / sd, d, seed)
+    sd = F_train.std(axis=0)  # scaled, not centered: centering would drop the rank to n - 1
+    X_train, X_test = whiten_split(F_train / sd, F_test / sd, d, seed)
     return X_train, np.eye(10)[labels[:n_train]], X_test, labels[n_train:]

@@ -41,7 +41,7 @@ TITLE = "Fig. 1: initialization scale vs deviation from the optimal linear splin
 def config(quick: bool) -> dict:
     if quick:
         return dict(n=8, widths=(100,), scales=(0.5, 5.0), trials=1, n_steps=4000)
-    return dict(n=8, widths=(600, 800, 1000), scales=(0.5, 1.0, 2.0, 5.0), trials=3, n_steps=20000)
+    return dict(n=8, widths=(600, 800, 1000), scales=(0.5, 1.0, 2.0, 5.0), trials=2, n_steps=10000)
 
 
 def run(out_dir: Path, quick: bool = False, *, beta: float = 1e-5, seed: int = 0) -> Outcome:

@@ -37,7 +37,7 @@ TITLE = "Fig. 10: Gaussian mixture, hinge loss, Theorem 11 vs GD"
 def config(quick: bool) -> dict:
     if quick:
         return dict(sizes=(20, 40), trials=2, width=50, n_steps=2000, n_test=1000)
-    return dict(sizes=(10, 20, 40, 80), trials=10, width=100, n_steps=5000, n_test=5000)
+    return dict(sizes=(10, 20, 40, 80), trials=5, width=100, n_steps=3000, n_test=5000)
 
 
 def accuracy(f: np.ndarray, y: np.ndarray) -> float:

@@ -40,7 +40,7 @@ TITLE = "Fig. 9: 1-D regression, gradient descent vs NTK vs the convex optimum"
 def config(quick: bool) -> dict:
     if quick:
         return dict(n=7, width=100, trials=2, n_steps=3000)
-    return dict(n=10, width=500, trials=5, n_steps=10000)
+    return dict(n=10, width=500, trials=3, n_steps=8000)
 
 
 def bend_between_samples(x: np.ndarray, fx: np.ndarray, xs: np.ndarray, fs: np.ndarray) -> float:
