@@ -118,7 +118,16 @@ def plot_fit_1d(
         np.linspace(lo - pad, hi + pad, 400), knots[(knots > lo - pad) & (knots < hi + pad)]
     )
     ax.plot(grid, net.predict(grid[:, None]), color=_BLUE, lw=2, label=label, zorder=2)
-    ax.scatter(x, y, s=22, color="k", label="data", zorder=3)
+    big = x.size > 100
+    ax.scatter(
+        x,
+        y,
+        s=8 if big else 22,
+        color="0.25" if big else "k",
+        alpha=0.5 if big else 1.0,
+        label="data",
+        zorder=3,
+    )
     shown = knots[(knots >= lo - pad) & (knots <= hi + pad)]
     if kinks and shown.size:
         ax.scatter(
@@ -342,18 +351,19 @@ def plot_dual_landscape(
             g = np.maximum(sign * x[:, None] + grid, 0.0).T @ v
             gk = np.maximum(sign * x[:, None] + knots, 0.0).T @ v
             ax.plot(grid, g, color=color, lw=1.8, label=rf"$u={sign:+.0f}$")
-            for i in (np.argmax(gk), np.argmin(gk)):
-                ax.scatter(
-                    [knots[i]],
-                    [gk[i]],
-                    s=70,
-                    marker="*",
-                    color=_RED,
-                    zorder=4,
-                    label="extreme points" if (sign > 0 and i == np.argmax(gk)) else "_nolegend_",
-                    gid="extreme",
-                )
-        ax.set_xlabel("bias b")
+            # the global maximizer and minimizer, and every knot touching +-beta
+            touching = np.flatnonzero(np.abs(gk) >= (1 - 1e-3) * beta)
+            marks = np.unique(np.concatenate([[np.argmax(gk), np.argmin(gk)], touching]))
+            ax.scatter(
+                knots[marks],
+                gk[marks],
+                s=70,
+                marker="*",
+                color=_RED,
+                zorder=4,
+                label="extreme points" if sign > 0 else "_nolegend_",
+                gid="extreme",
+            )
         title = "dual constraint over the bias (1-D data)"
     else:
         raise ValueError(
@@ -416,6 +426,13 @@ def plot_history(
             twin.set_yscale("log")
             twin.set_ylabel("gap", color=_RED)
             twin.tick_params(axis="y", colors=_RED)
+    shown = np.concatenate([np.asarray(line.get_ydata(), float) for line in ax.get_lines()])
+    shown = shown[np.isfinite(shown)]
+    if shown.size and shown.min() > 0 and shown.max() > 20 * shown.min():
+        ax.set_yscale("log")  # the first iterate (no neurons) would flatten everything else
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("training objective")
     ax.legend(lines, [line.get_label() for line in lines], loc="upper right", frameon=False)
