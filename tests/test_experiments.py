@@ -91,6 +91,7 @@ def test_run_writes_report_and_results(tmp_path):
     assert "| Experiment | Paper's claim | Paper | Ours | Verdict |" in report
     assert report.count("| fig6 |") == 6
     assert "fig6.png" in report
+    assert out["figures"] == [str(tmp_path / "out" / "fig6.png")]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["fig6"]["claims"][0]["holds"] is True
     assert out["experiments"]["fig6"]["holds"] == out["holds"]

@@ -99,7 +99,8 @@ def run(
     Returns
     -------
     dict
-        ``{"report": path, "holds": bool, "experiments": {name: outcome dict}}``; each
+        ``{"report": path, "figures": [paths], "holds": bool, "experiments": {name:
+        outcome dict}}``; each
         outcome dict has ``claims`` (statement, paper, measured, holds, note, guaranteed),
         ``figures``, ``metrics`` and ``time``.
     """
@@ -119,6 +120,7 @@ def run(
     report = write_report(outcomes, out, quick=quick)
     return {
         "report": str(report),
+        "figures": [str(f) for o in outcomes for f in o.figures],
         "holds": all(o.holds for o in outcomes),
         "experiments": {o.name: o.as_dict() for o in outcomes},
     }

@@ -86,6 +86,8 @@ def run(out_dir: Path, quick: bool = False, *, beta: float = 1e-5, seed: int = 0
     for i, m in enumerate(cfg["widths"]):
         ax.plot(cfg["scales"], mean_dev[i], "o-", label=f"m={m}")
     ax.set_xscale("log")
+    ax.set_xticks(cfg["scales"], [f"{s:g}" for s in cfg["scales"]])
+    ax.minorticks_off()
     ax.set_xlabel("initialization scale")
     ax.set_ylabel("max |f - optimal spline|")
     ax.set_title("(a) deviation from the optimal spline")

@@ -188,7 +188,7 @@ def run(out_dir: Path, quick: bool = False, *, beta: float = 1e-3, seed: int = 0
         if m_star is not None:
             ax.axvline(m_star, color="gray", ls="--", label=f"m* = {m_star}")
         ax.set_xlabel("number of neurons m")
-        ax.set_ylabel("duality gap")
+        ax.set_ylabel("duality gap (floored at 1e-12)")
         ax.set_title(f"{name} (n={n}, d={problem.n_features})")
         ax.legend()
         after = gaps[m_star:] if m_star is not None else gaps[-1:]
