@@ -20,7 +20,7 @@ model = model.double()
 X_t, y_t = torch.tensor(x[:, None]), torch.tensor(y[:, None])
 opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 weights = [model[0].weight, model[2].weight]
-for _ in range(3000):
+for _ in range(2000):
     opt.zero_grad()
     loss = 0.5 * ((model(X_t) - y_t) ** 2).sum() + beta / 2 * sum((w**2).sum() for w in weights)
     loss.backward()
