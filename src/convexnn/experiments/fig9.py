@@ -88,12 +88,18 @@ def run(out_dir: Path, quick: bool = False, *, beta: float = 1e-3, seed: int = 1
         "NTK": (ntk_predict(X, y, X, bias=True), ntk_predict(X, y, xs[:, None], bias=True)),
     }
     bend = {k: bend_between_samples(x, fx, xs, fs) / span for k, (fx, fs) in fits.items()}
-    fig, axes = new_figure()
+    fig, axes = new_figure(ncols=2)
     ax = axes[0, 0]
     for label, (_, fs) in fits.items():
         ax.plot(xs, fs, "--" if label == "Theory" else "-", label=label)
     ax.plot(x, y, "ko", label="samples")
-    ax.set_title("1-D regression: GD, NTK and the convex optimum")
+    ax.set_title("(a) GD, NTK and the convex optimum")
+    ax.legend()
+    ax = axes[0, 1]
+    for label in ("GD", "NTK"):
+        ax.plot(xs, fits[label][1] - fits["Theory"][1], label=f"{label} - Theory")
+    ax.plot(x, np.zeros_like(x), "ko", ms=3, label="sample positions")
+    ax.set_title("(b) difference from the optimal spline")
     ax.legend()
     figures = [save_figure(fig, out_dir, "fig9")]
     slack = 1e-9 * max(1.0, abs(theory.objective))
