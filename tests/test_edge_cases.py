@@ -315,3 +315,15 @@ def test_keyboard_interrupt_in_the_cli_saves_the_best_model(tmp_path, monkeypatc
     assert meta["lower_bound"] is None or meta["lower_bound"] <= meta["objective"] + 1e-9
     assert meta["objective"] >= prob.objective(net) * (1 - 1e-9)  # pruning never raises it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "m.npz"]  # no temp files
+
+
+def test_certify_time_limit_is_respected():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((200, 8))
+    y = np.sin(X @ rng.standard_normal(8))
+    prob = Problem(X, y, beta=1e-3)
+    net = run("nonconvex", prob, width=20, n_steps=30).network
+    start = time.perf_counter()
+    cert = cnn.certify(prob, net, time_limit=0.2)
+    assert time.perf_counter() - start <= 0.2 + 5.0
+    assert cert.lower_bound <= cert.objective
