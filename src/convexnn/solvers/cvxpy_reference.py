@@ -223,6 +223,10 @@ def _zero_network_if_optimal(
     objective = problem.objective(zero)
     if objective - lower > tol * max(abs(objective), np.finfo(float).tiny):
         return None  # a feasible but loose dual (hinge subgradients): proves nothing
+    from ..certificate import certify as run_certify
+
+    cert = run_certify(problem, zero)  # the same record as on the solver path
+    lower = max(lower, cert.lower_bound)
     return finish(
         problem,
         zero,
@@ -237,7 +241,12 @@ def _zero_network_if_optimal(
             "for the best constant network's dual vector: the zero network is optimal"
         ),
         dual=v,
-        info={"n_patterns": n_patterns, "full_enumeration": full, "zero_network_optimal": True},
+        info={
+            "n_patterns": n_patterns,
+            "full_enumeration": full,
+            "zero_network_optimal": True,
+            "certificate": cert,
+        },
     )
 
 
