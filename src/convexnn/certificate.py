@@ -28,6 +28,7 @@ from .network import ReLUNetwork
 from .oracles import get_oracle
 from .oracles._common import check_dual_vector
 from .oracles.base import Oracle
+from .oracles.bounds import tight_bound_seconds
 from .problem import Problem
 from .result import Certificate, Neuron
 
@@ -102,7 +103,10 @@ def certify(
     :func:`dual_lower_bound`), the best over a few candidate vectors built from the network;
     it never exceeds the true optimum. It is the tightest bound for that vector when the
     oracle is exact (``exact=True``: 1-D, rank-one and low-rank data with ``oracle="auto"``);
-    on general data it comes from a sound but loose bound (``exact=False``).
+    ``exact`` says nothing about whether the vector itself is the optimal dual (the gap
+    does). On general data the bound is sound but loose (``exact=False``): the candidates
+    are compared with the oracle's fast bound and the best one gets the quadratic ('tight')
+    bound of :func:`convexnn.oracles.bounds.general_upper_bound` when it fits the time limit.
 
     Parameters
     ----------
@@ -112,7 +116,9 @@ def certify(
     oracle : str or Oracle
         ``"auto"`` (default) or any name of :mod:`convexnn.oracles`.
     time_limit : float or None
-        Seconds the oracle may spend searching (the bound itself is always computed).
+        Seconds the oracle may spend searching (the fast bound is always computed; the
+        tight one is skipped when its estimated cost exceeds both the time left and a
+        quarter of ``time_limit``).
     **options
         Passed to the oracle (e.g. ``n_candidates``, ``random_state``).
     """
@@ -146,7 +152,7 @@ def certify(
         for candidate in _hinge_duals(problem, network, evaluate, expired, rounds):
             if candidate[0] > best[0]:
                 best = candidate
-    if tighten:
+    if tighten and _tight_affordable(problem, time.perf_counter() - start, time_limit):
         tight = evaluate(best[2], "tight")
         best = tight if tight[0] >= best[0] else best
     lower, s, v, res = best
@@ -165,6 +171,15 @@ def certify(
         max_violation=float(res.upper_bound / problem.beta),
         dual=s * v,
     )
+
+
+def _tight_affordable(problem: Problem, elapsed: float, time_limit: float | None) -> bool:
+    """Whether the quadratic ('tight') bound fits: always without ``time_limit``, else when its
+    estimated cost is within the time left or a quarter of the limit."""
+    if time_limit is None:
+        return True
+    cost = tight_bound_seconds(problem)
+    return cost <= max(time_limit - elapsed, 0.25 * time_limit)
 
 
 def _diameter(X: np.ndarray) -> float:

@@ -27,6 +27,7 @@ _GRAM_MAX_D = 64
 _QUAD_BUDGET = 5e8  # anchors * n * d^2 above which the quadratic bound is skipped
 _QUAD_BLOCK = 20_000_000  # floats per block of weighted Gram matrices
 _PAIRWISE_MAX = 4_000_000  # entries of the n x n distance matrix computed per block
+_QUAD_SECONDS = 4e-8  # measured seconds per unit of anchors * n * (d^2 + d) (2-core box)
 
 
 def general_upper_bound(problem: Problem, v: np.ndarray, *, quadratic: bool = True) -> float:
@@ -44,6 +45,17 @@ def general_upper_bound(problem: Problem, v: np.ndarray, *, quadratic: bool = Tr
     v = v / v_scale
     bound = _unit_bound(X, v, problem.bias, quadratic)
     return bound * x_scale * v_scale * (1.0 + 8 * EPS) + 1e-300
+
+
+def tight_bound_seconds(problem: Problem) -> float:
+    """A rough estimate (seconds) of the extra cost of the quadratic ('tight') bound over the
+    fast one: O(anchors * n * d^2) flops, 0 when it would be skipped anyway (vector outputs,
+    or above the size budget). Used to decide whether a time limit leaves room for it."""
+    n, d = problem.X.shape
+    anchors = n if problem.bias else 1
+    if problem.n_outputs is not None or anchors * n * d**2 > _QUAD_BUDGET:
+        return 0.0
+    return _QUAD_SECONDS * anchors * n * (d * d + d)
 
 
 def _unit_bound(X: np.ndarray, v: np.ndarray, bias: bool, quadratic: bool) -> float:
