@@ -37,8 +37,11 @@ class Certificate:
     gap : float
         ``objective - lower_bound`` (>= 0 up to rounding).
     exact : bool
-        True when the dual constraint was checked exactly (the worst neuron is the true
-        maximizer), so the bound is the tightest one available from this dual vector.
+        True when the dual constraint was checked exactly *for the dual vector used*: the
+        worst neuron is the true maximizer of ``|v^T (Xu + b1)_+|``, so ``lower_bound`` is
+        the tightest bound that vector can give. It does NOT mean the dual vector is optimal
+        or the gap is closed (e.g. hinge networks whose dual vector is not the optimal one):
+        read ``gap`` / ``relative_gap`` for that.
     worst_neuron : Neuron or None
         The most violating neuron the oracle found (``None`` for the zero dual vector).
     oracle : str
