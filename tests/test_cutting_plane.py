@@ -125,6 +125,54 @@ def test_heuristic_oracle_bound_is_sound_and_objective_not_below_optimum():
     assert res.objective <= 1.01 * opt  # polishing + master get close on a tiny problem
 
 
+@pytest.mark.parametrize("seed", seeds(3))
+@pytest.mark.parametrize("loss", ["squared", "hinge"])
+def test_final_tight_bound_is_sound_and_at_least_the_iterations_bound(seed, loss):
+    """A non-exact run ends with the tight (quadratic) bound on its best dual vector: never
+    below the bounds of the iterations, never above the exact optimum, and backed by
+    ``res.dual``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((14, 2))
+    y = rng.standard_normal(14)
+    if loss == "hinge":
+        y = np.where(y > 0, 1.0, -1.0)
+    prob = cnn.Problem(X, y, beta=0.3, loss=loss)
+    opt = reference(prob)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = cnn.solve(prob, oracle="local_search", max_iter=4, tol=1e-9)
+    assert not res.info["exact"]
+    assert res.lower_bound >= max(res.history["lower_bound"])
+    assert res.lower_bound <= opt + SOUND_RTOL * abs(opt)
+    assert prob.dual_objective(res.dual) == pytest.approx(res.lower_bound, rel=1e-12)
+
+
+def test_final_tight_bound_skipped_when_unaffordable(monkeypatch):
+    from convexnn.oracles import bounds
+
+    monkeypatch.setattr(bounds, "tight_bound_seconds", lambda problem: 1e9)
+    rng = np.random.default_rng(0)
+    prob = cnn.Problem(rng.standard_normal((14, 2)), rng.standard_normal(14), beta=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = cnn.solve(prob, oracle="local_search", max_iter=3, time_limit=30.0)
+    assert "final tight bound skipped" in res.message
+    assert res.lower_bound == max(res.history["lower_bound"])
+
+
+def test_one_dimensional_adds_one_neuron_per_violated_region():
+    """The exact 1-D oracle returns one kink per bump of the value profile, so a target with
+    several separated bumps is certified in a few iterations (not one neuron per iteration).
+    """
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.uniform(-3, 3, 3000))
+    y = np.sin(3 * x) + 0.1 * rng.standard_normal(x.size)
+    prob = cnn.Problem(x[:, None], y, beta=0.01 * x.size)
+    res = cnn.solve(prob, tol=1e-6, max_iter=200)
+    assert res.certified
+    assert res.n_iter <= res.network.width + 3  # top-k kinks of one bump took 16 iterations
+
+
 def test_vector_outputs_and_logistic_certify():
     rng = np.random.default_rng(2)
     x = rng.uniform(-1, 1, (15, 1))

@@ -88,10 +88,38 @@ def test_exact_1d_matches_brute_force(seed, bias, k):
     assert res.exact
     assert true <= res.upper_bound <= true * (1 + 1e-10) + 1e-12
     assert res.best == pytest.approx(true, rel=1e-12)
-    # values are recomputed independently and the columns are unit
+    # the sweep's values agree with an independent evaluation (to rounding: a value that is
+    # exactly 0 may come out of the prefix sums as ~1e-17), and the columns are unit
     np.testing.assert_allclose(np.linalg.norm(res.U, axis=0), 1.0)
     again = prob.constraint_values(v, res.U, res.b)
-    np.testing.assert_allclose(res.values, again)
+    scale = np.abs(v).sum() * np.abs(prob.X).max()
+    np.testing.assert_allclose(res.values, again, rtol=1e-12, atol=1e-13 * scale)
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+def test_exact_1d_large_with_duplicates_matches_brute_force(seed):
+    """Both orientations come from one prefix-sum pass (``(z)_+ - (-z)_+ = z``): check every
+    candidate and the bound against brute force over all kinks, with repeated points."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.uniform(-2, 2, 400), 1)[:, None]
+    prob = cnn.Problem(x, rng.standard_normal(400), beta=1.0)
+    v = rng.standard_normal(400)
+    v -= v.mean()
+    res = Exact1D()(prob, v, n_candidates=5)
+    true = brute_max(prob.X, v, True)
+    assert res.exact and true <= res.upper_bound <= true * (1 + 1e-10)
+    assert res.best == pytest.approx(true, rel=1e-12)
+    again = prob.constraint_values(v, res.U, res.b)
+    np.testing.assert_allclose(res.values, again, rtol=1e-10, atol=1e-12 * np.abs(v).sum() * 2)
+
+
+def test_peak_rows_one_kink_per_positive_excursion():
+    from convexnn.oracles.exact_1d import peak_rows
+
+    profile = np.array([0.0, 1.0, 3.0, 2.0, -1.0, 0.5, 4.0, 4.5, 1.0, -2.0, 0.2, -0.1])
+    np.testing.assert_array_equal(peak_rows(profile, 8), [7, 2, 10])
+    np.testing.assert_array_equal(peak_rows(profile, 2), [7, 2])
+    np.testing.assert_array_equal(peak_rows(-np.abs(profile), 3), [0])  # no positive value
 
 
 def test_exact_1d_ties_and_duplicates():

@@ -233,9 +233,14 @@ def finalize(
     upper_bound: float,
     exact: bool,
     n_candidates: int,
+    values: np.ndarray | None = None,
 ) -> OracleResult:
     """Normalize, evaluate (independently, by ``Problem.constraint_values``), deduplicate and
     keep the best ``n_candidates`` neurons of each sign; package an :class:`OracleResult`.
+
+    ``values`` (optional) are the candidates' values already computed by the oracle on the
+    original data (e.g. the exact 1-D sweep, within its rounding margin, which
+    ``upper_bound`` includes); they are then not recomputed (an O(n) pass per candidate).
 
     ``upper_bound`` is raised to the best value found if rounding put it below (it must
     bound every neuron). ``exact`` also becomes true when a candidate attains the bound.
@@ -246,14 +251,19 @@ def finalize(
     norms = np.linalg.norm(U, axis=0)
     ok = (norms > 0) & np.isfinite(norms) & np.isfinite(b)
     U, b, norms = U[:, ok], b[ok], norms[ok]
+    if values is not None:
+        values = np.asarray(values, dtype=float)[ok] / norms  # homogeneous of degree 1
     if U.shape[1] == 0:  # nothing found: any unit neuron, value computed below
-        U, b, norms = np.eye(d, 1), np.zeros(1), np.ones(1)
+        U, b, norms, values = np.eye(d, 1), np.zeros(1), np.ones(1), None
     U = U / norms
     b = b / norms if problem.bias else np.zeros_like(b)
     key = np.round(np.vstack([U, b]), 9)
     _, first = np.unique(key.T, axis=0, return_index=True)
     U, b = U[:, first], b[first]
-    values = problem.constraint_values(v, U, b if problem.bias else None)
+    if values is None:
+        values = problem.constraint_values(v, U, b if problem.bias else None)
+    else:
+        values = values[first]
     q = max(int(n_candidates), 1)
     if v.ndim == 1:
         pos = np.flatnonzero(values > 0)

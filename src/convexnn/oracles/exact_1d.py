@@ -11,6 +11,8 @@ Data only approximately on a line get the residual added to the bound (still sou
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..problem import Problem
@@ -20,13 +22,15 @@ from ._common import (
     finalize,
     kink_margin,
     kink_values,
+    prefix_sum,
     reduce_data,
     residual_slack,
     scale_invariant,
     sorted_kink_values,
-    top_indices,
 )
 from .base import Oracle, OracleResult
+
+_order_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Exact1D(Oracle):
@@ -66,24 +70,88 @@ def line_oracle(problem: Problem, v: np.ndarray, red: Reduction, n_candidates: i
         return finalize(problem, v, U, None, residual_slack(red, v), True, n_candidates)
     t = red.T[:, 0]
     a = red.B[:, 0]
-    Z = np.column_stack([t, -t])  # s = +1, s = -1
-    if problem.bias:  # one sort serves both orientations (decreasing -t = increasing t)
-        order = np.argsort(t)[::-1]
+    margin = kink_margin(t[:, None], v)
+    if problem.bias and v.ndim == 1:
+        vals, biases = _both_orientations(problem, t, v)
+        margin *= 2  # the s = -1 values add one more prefix sum's rounding
+    elif problem.bias:  # one sort serves both orientations (decreasing -t = increasing t)
+        order, _ = _sorted_line(problem, t)
         orders = np.stack([order, order[::-1]])
         Zs = np.stack([t[order], -t[order[::-1]]])
         vals, Zs = sorted_kink_values(Zs, v[orders])
         vals, biases = vals.T, -Zs.T
     else:
-        vals, biases = kink_values(Z, v, False)
-    upper = float(np.max(np.abs(vals))) + kink_margin(Z, v) + residual_slack(red, v)
+        vals, biases = kink_values(np.column_stack([t, -t]), v, False)  # s = +1, s = -1
+    upper = float(np.max(np.abs(vals))) + margin + residual_slack(red, v)
     q = max(int(n_candidates), 1)
-    flat = vals.ravel()
-    picks = top_indices(flat, q)
-    if v.ndim == 1:
-        picks = np.concatenate([picks, top_indices(-flat, q)])
-    rows, cols = np.unravel_index(picks, vals.shape)
+    signs = (1.0, -1.0) if v.ndim == 1 else (1.0,)
+    picks = [
+        (row, col)
+        for col in range(vals.shape[1])
+        for sign in signs
+        for row in peak_rows(sign * vals[:, col], q)
+    ]
+    rows, cols = np.array(picks, dtype=int).reshape(-1, 2).T
     s = np.where(cols == 0, 1.0, -1.0)
     U = a[:, None] * s
     b = biases[rows, cols] - red.m @ U if problem.bias else None
     exact = red.faithful
-    return finalize(problem, v, U, b, upper, exact, n_candidates)
+    # the sweep's values are those of the data themselves when there is no residual
+    swept = vals[rows, cols] if not np.any(red.resid) else None
+    return finalize(problem, v, U, b, upper, exact, n_candidates, values=swept)
+
+
+def _sorted_line(problem: Problem, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``order = argsort(t)`` reversed and ``t[order]``, computed once per problem (``t``
+    depends on X only, and the cutting plane calls the oracle once per iteration: later calls
+    are O(n))."""
+    cached = _order_cache.get(problem)
+    if cached is not None and cached[0].size == t.size:
+        return cached
+    order = np.argsort(t, kind="stable")[::-1].copy()
+    _order_cache[problem] = (order, t[order])
+    return order, t[order]
+
+
+def _both_orientations(
+    problem: Problem, t: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kink values (n, 2) and biases for ``s = +1`` (column 0) and ``s = -1`` (column 1) at
+    every data point, from ONE pass of prefix sums over the decreasing order.
+
+    With ``t`` sorted decreasingly, ``P_k = sum_{i <= k} v_i (t_i - t_k)`` is the ``s = +1``
+    value at the kink ``b' = -t_k``; since ``(z)_+ - (-z)_+ = z``, the ``s = -1`` value at
+    ``b' = t_k`` is ``sum_i v_i (t_k - t_i) + P_k = P_k - v^T t + t_k 1^T v``.
+    """
+    order, ts = _sorted_line(problem, t)
+    vs = v[order]
+    P = prefix_sum((vs * ts)[None])[0]
+    C = prefix_sum(vs[None])[0]
+    plus = P - ts * C
+    minus = plus - P[-1] + ts * C[-1]
+    return np.column_stack([plus, minus]), np.column_stack([-ts, ts])
+
+
+def peak_rows(profile: np.ndarray, q: int) -> np.ndarray:
+    """Up to ``q`` kinks of the 1-D value profile (kinks in order along the line), one per
+    positive excursion (maximal run of kinks with a positive value): the argmax of each run,
+    highest first. O(n). Without bias the profile has one entry.
+
+    The top-q kinks of the profile sit side by side on one peak (neighbouring kinks of one
+    violation); one kink per excursion gives the cutting plane one neuron per violated region.
+    """
+    top = int(np.argmax(profile))
+    if profile.size < 3 or q == 1 or profile[top] <= 0:
+        return np.array([top])
+    positive = profile > 0
+    edges = np.flatnonzero(np.diff(positive.astype(np.int8)))
+    starts = np.concatenate([[0], edges + 1])
+    starts = starts[positive[starts]]  # first kink of each positive run
+    if starts.size <= 1:
+        return np.array([top])
+    peak_values = np.maximum.reduceat(np.where(positive, profile, -np.inf), starts)
+    chosen = np.argsort(-peak_values, kind="stable")[:q]
+    ends = np.append(starts[1:], profile.size)
+    return np.array(
+        [starts[r] + int(np.argmax(profile[starts[r] : ends[r]])) for r in chosen], dtype=int
+    )

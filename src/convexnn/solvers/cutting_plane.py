@@ -478,7 +478,10 @@ def solve_cutting_plane(
             dictionary.prune()
             iteration += 1
             history["master_gap"].append(sol.relative_gap)
-            objective = problem.objective(network)
+            # the master evaluates its objective on the features themselves: it is the balanced
+            # network's objective (Lemma 1) up to rounding, without another O(n m) pass; the
+            # returned Result's objective is evaluated independently by ``finish``
+            objective = sol.objective if np.isfinite(sol.objective) else problem.objective(network)
             v = sol.dual
             if objective < best[0]:
                 best = (objective, network, v)
