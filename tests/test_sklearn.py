@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -16,19 +17,31 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import convexnn as cnn
 from convexnn.sklearn import ConvexReLUClassifier, ConvexReLURegressor, beta_path, fit_problem
 
-# Cheap but real settings for scikit-learn's generic checks (their data are up to 10-D, where
-# every cutting-plane iteration costs a Lasso solve): two iterations, no polishing.
-_CHEAP = {"max_iter": 2, "solver_options": {"polish": False}}
+# scikit-learn's generic checks fit on data up to 10-D, where each cutting-plane iteration
+# costs an oracle call and a Lasso solve. The fast suite runs them with one iteration (the
+# estimators' code paths are the same at any budget; the answers are tested below); the
+# stress suite repeats them with more iterations and the logistic loss.
+_ONE = {"max_iter": 1, "solver_options": {"polish": False, "oracle": "local_search"}}
+_TWO = {"max_iter": 2}
 
 
+@parametrize_with_checks([ConvexReLURegressor(**_ONE), ConvexReLUClassifier(**_ONE)])
+def test_check_estimator(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cnn.ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.mark.slow
 @parametrize_with_checks(
     [
-        ConvexReLURegressor(**_CHEAP),
-        ConvexReLUClassifier(**_CHEAP),
-        ConvexReLUClassifier(loss="logistic", **_CHEAP),
+        ConvexReLURegressor(**_TWO),
+        ConvexReLUClassifier(**_TWO),
+        ConvexReLUClassifier(loss="logistic", **_TWO),
+        ConvexReLUClassifier(loss="squared", **_TWO),
     ]
 )
-def test_check_estimator(estimator, check):
+def test_check_estimator_stress(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cnn.ConvergenceWarning)
         check(estimator)
@@ -197,3 +210,29 @@ def test_beta_path_rejects_bad_betas():
         beta_path(X, y, [1.0, -1.0])
     with pytest.raises(ValueError, match="'betas'"):
         beta_path(X, y, [])
+
+
+def test_beta_path_warm_starts_from_the_previous_network(monkeypatch):
+    import convexnn.sklearn as sk
+
+    seen = []
+    real = sk.get_solver
+
+    def recording(method):
+        solver = real(method)
+
+        def wrapped(problem, **options):
+            seen.append((problem.beta, options.get("init")))
+            return solver(problem, **options)
+
+        wrapped.__signature__ = inspect.signature(solver)
+        return wrapped
+
+    monkeypatch.setattr(sk, "get_solver", recording)
+    X, y = _data_1d(9, n=12)
+    path = beta_path(X, y, [0.1, 1.0])
+    assert [beta for beta, _ in seen] == [1.0, 0.1]  # largest beta first
+    assert seen[0][1] is None and seen[1][1] is path[1].network
+    assert beta_path(X, y, [0.1, 1.0], warm_start=False)[0].objective == pytest.approx(
+        path[0].objective, rel=1e-6
+    )

@@ -282,13 +282,17 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLU):
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=np.float64, ensure_min_samples=2
         )
-        result, certificate = self._solve(X, y, self.loss, options)
+        # a single-column Y is the scalar problem (Lemma 11 with k = 1 is the plain l1 form)
+        self._column_target = y.ndim == 2 and y.shape[1] == 1
+        target = y[:, 0] if self._column_target else y
+        result, certificate = self._solve(X, target, self.loss, options)
         self._set_fitted(result.network, certificate, result.n_iter)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
         """Network outputs: shape (n,) or (n, k) like the training targets."""
-        return self._decision(X)
+        F = self._decision(X)
+        return F[:, None] if getattr(self, "_column_target", False) else F
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
