@@ -319,3 +319,27 @@ def test_full_demo(tmp_path, capsys):
     for label in ("objective", "lower bound", "gap", "neurons", "time", "plot"):
         assert label in out
     assert out_png.stat().st_size > 10_000
+
+
+def test_reproduce_dispatches_to_experiments(tmp_path, capsys, monkeypatch):
+    experiments = pytest.importorskip("convexnn.experiments")
+    calls = []
+
+    def fake_run(name, out_dir, quick=False):
+        calls.append((name, str(out_dir), quick))
+        return {"report": f"{out_dir}/report.md", "figures": [f"{out_dir}/a.png"], "holds": True}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    code, out, err = run(["reproduce", "fig6", "--out", tmp_path, "--quick", "--json"], capsys)
+    assert code == 0, err
+    assert calls == [("fig6", str(tmp_path), True)]
+    summary = json.loads(out)
+    assert summary["holds"] is True and summary["figures"] == [f"{tmp_path}/a.png"]
+
+
+@pytest.mark.slow
+def test_reproduce_quick_for_real(tmp_path, capsys):
+    code, out, err = run(["reproduce", "fig8", "--out", tmp_path, "--quick", "--json"], capsys)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["report"] and all(p.endswith(".png") for p in summary["figures"])

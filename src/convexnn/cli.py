@@ -437,11 +437,24 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
             "is missing)"
         ) from None
     outcome = run(args.name, args.out, args.quick)
+    if not isinstance(outcome, dict):
+        outcome = {}
+    report = outcome.get("report")
+    figures = [str(f) for f in outcome.get("figures", [])]
     if args.json:
-        figures = [str(f) for f in getattr(outcome, "figures", [])]
-        out.write(json.dumps({"name": args.name, "out": str(args.out), "figures": figures}) + "\n")
-    elif outcome is not None:
-        out.write(f"{args.name}: results in {args.out}\n")
+        summary = {
+            "name": args.name,
+            "out": str(args.out),
+            "report": None if report is None else str(report),
+            "figures": figures,
+            "holds": outcome.get("holds"),
+        }
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        out.write(f"{args.name}: report {report}, {len(figures)} figure(s) in {args.out}\n")
+        if "holds" in outcome:
+            verdict = "all hold" if outcome["holds"] else "NOT all hold (see the report)"
+            out.write(f"paper's claims checked: {verdict}\n")
     return 0
 
 
@@ -575,7 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="reproduce a figure or table of the paper",
         description="Run one of the paper's experiments and write its figures and report.",
     )
-    p.add_argument("name", help="experiment name (e.g. fig1, fig6, fig8)")
+    p.add_argument(
+        "name",
+        help="fig1, fig6, fig8, fig9, fig10, fig11, fig12, table1, convex-rf or all",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--quick", action="store_true", help="a smaller, faster version")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
