@@ -173,6 +173,36 @@ def test_one_dimensional_adds_one_neuron_per_violated_region():
     assert res.n_iter <= res.network.width + 3  # top-k kinks of one bump took 16 iterations
 
 
+@pytest.mark.parametrize("seed", seeds(2))
+def test_coarse_warm_start_reaches_the_same_certified_optimum(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3, 3, (2000, 1))
+    y = np.sin(2 * x[:, 0]) + 0.3 * rng.standard_normal(2000)
+    prob = cnn.Problem(x, y, beta=20.0)
+    plain = cnn.solve(prob, tol=1e-7, coarse=False)
+    warm = cnn.solve(prob, tol=1e-7, coarse=True)
+    assert plain.certified and warm.certified
+    assert warm.objective == pytest.approx(plain.objective, rel=1e-6)
+    assert warm.lower_bound <= plain.objective * (1 + 1e-7)
+
+
+def test_interrupt_during_coarse_start_still_returns_a_result(monkeypatch):
+    from convexnn.solvers import cutting_plane
+
+    prob = one_dimensional(0, "squared", n=60)
+    original = cutting_plane.solve_cutting_plane
+
+    def interrupted_on_subsample(problem, **kw):
+        if problem.n_samples < prob.n_samples:
+            kw["callback"] = lambda info: (_ for _ in ()).throw(KeyboardInterrupt)
+        return original(problem, **kw)
+
+    monkeypatch.setattr(cutting_plane, "solve_cutting_plane", interrupted_on_subsample)
+    res = original(prob, coarse=True)
+    assert res.status == "interrupted" and not res.certified
+    assert np.isfinite(res.lower_bound) and res.lower_bound <= res.objective
+
+
 def test_vector_outputs_and_logistic_certify():
     rng = np.random.default_rng(2)
     x = rng.uniform(-1, 1, (15, 1))
@@ -264,6 +294,7 @@ def test_general_data_beats_its_random_feature_start():
         ({"time_limit": 0.0}, ValueError, "'time_limit'"),
         ({"callback": 3}, TypeError, "'callback'"),
         ({"polish": "sometimes"}, ValueError, "'polish'"),
+        ({"coarse": "sometimes"}, ValueError, "'coarse'"),
         ({"oracle": "psychic"}, ValueError, "'oracle'"),
         ({"colour": "red"}, TypeError, "colour"),
     ],

@@ -86,7 +86,7 @@ class _Dictionary:
         keep = _novel(np.vstack([self.U, self.b]), np.vstack([U, b]))  # identify by (u, b)
         U, b, W = U[:, keep], b[keep], W[keep]
         Hnew = features(self.problem.X, U, b if self.problem.bias else None)
-        live = np.any(Hnew > 0, axis=0)
+        live = Hnew.max(axis=0, initial=0.0) > 0
         U, b, W, Hnew = U[:, live], b[live], W[live], Hnew[:, live]
         if U.shape[1] == 0:
             return 0
@@ -300,6 +300,7 @@ def solve_cutting_plane(
     master_tol: float | None = None,
     oracle_options: dict | None = None,
     init: ReLUNetwork | None = None,
+    coarse: bool | str = "auto",
     **kwargs: Any,
 ) -> Result:
     """Train by cutting planes on the dual constraint (Algorithm 1/3; NOTES §4).
@@ -346,6 +347,11 @@ def solve_cutting_plane(
     init : ReLUNetwork or None
         A network to start from (e.g. one trained by Adam, or the solution on a subsample):
         its neurons form the first dictionary, warm-started at its weights.
+    coarse : 'auto' or bool
+        Warm start from the solution on a random tenth of the samples (with ``beta`` scaled
+        by the same fraction, to loose accuracy; recursively), so that the full-size
+        iterations start near the optimal kinks. ``'auto'``: with an exact oracle on at
+        least 50,000 samples and no ``init`` (1-D data at scale: fewer O(n) iterations).
 
     Returns
     -------
@@ -386,13 +392,21 @@ def solve_cutting_plane(
     timer = Timer(time_limit)
     deadline = None if time_limit is None else timer.start + time_limit
     beta = problem.beta
+    if coarse == "auto":
+        coarse = bool(init is None and problem.n_samples >= _COARSE_MIN and oracle_fn.sound)
+        coarse = coarse and getattr(oracle_fn, "name", "") in ("exact_1d", "enumeration")
+    elif not isinstance(coarse, bool):
+        coarse = check_option(coarse, "coarse", ("auto",))
+    interrupted = False  # Ctrl-C during the coarse start: stop after one certificate
+    if coarse and init is None and problem.n_samples >= 20:
+        init, interrupted = _coarse_start(problem, oracle, options, rng, time_limit)
     dictionary = _Dictionary(problem)
     if init is not None:
         problem.check_network(init)
         dictionary.add(init.U, init.b, init.W)
     start = dictionary.solve(master_tol)  # without init: the best offset and its dual vector
     network = dictionary.network(start.c)
-    objective = problem.objective(network)
+    objective = start.objective if np.isfinite(start.objective) else problem.objective(network)
     v = start.dual
     best = (objective, network, v)
     lower, feasible_dual = -np.inf, None
@@ -440,6 +454,9 @@ def solve_cutting_plane(
             printer.line(info)
             if gap <= tol * abs(best[0]):
                 status = "optimal"
+                break
+            if interrupted:
+                status = "interrupted"
                 break
             if callback is not None and callback(info):
                 status = "callback"
@@ -533,6 +550,38 @@ def solve_cutting_plane(
             "last_oracle": last,
         },
     )
+
+
+_COARSE_MIN = 50_000  # samples from which 'auto' warm-starts from a subsample
+
+
+def _coarse_start(
+    problem: Problem,
+    oracle: Any,
+    options: dict,
+    rng: np.random.Generator,
+    time_limit: float | None,
+) -> tuple[ReLUNetwork | None, bool]:
+    """The cutting-plane network on a random tenth of the samples (``beta`` scaled by the
+    same fraction, so the per-sample balance of loss and weight decay is kept), solved to a
+    loose tolerance: a warm start whose kinks sit near the optimal ones (None if empty), and
+    whether that solve was interrupted (Ctrl-C)."""
+    n = problem.n_samples
+    m = max(n // 10, 10)
+    idx = np.sort(rng.choice(n, size=m, replace=False))
+    sub = Problem(problem.X[idx], problem.y[idx], problem.beta * m / n, problem.loss, problem.bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = solve_cutting_plane(
+            sub,
+            oracle=oracle,
+            tol=1e-4,
+            max_iter=50,
+            time_limit=None if time_limit is None else 0.3 * time_limit,
+            random_state=int(rng.integers(2**31)),
+            oracle_options=options or None,
+        )
+    return (res.network if res.network.width else None), res.status == "interrupted"
 
 
 def _final_bound(

@@ -81,8 +81,10 @@ class FeatureBuffer:
     each time (column-major storage with doubling capacity): at n = 10^6 rows, re-stacking
     the whole matrix every cutting-plane iteration would dominate the run time."""
 
-    def __init__(self, n: int) -> None:
-        self._buf = np.zeros((n, 8), order="F")
+    def __init__(self, n: int, capacity: int = 32) -> None:
+        # np.zeros maps untouched pages lazily: unused capacity costs no time, and a
+        # generous start avoids re-copying n-row columns as the dictionary grows
+        self._buf = np.zeros((n, capacity), order="F")
         self.p = 0
 
     @property
@@ -93,7 +95,7 @@ class FeatureBuffer:
         q = Hnew.shape[1]
         if self.p + q > self._buf.shape[1]:
             cap = max(2 * self._buf.shape[1], self.p + q)
-            buf = np.zeros((self._buf.shape[0], cap), order="F")
+            buf = np.empty((self._buf.shape[0], cap), order="F")
             buf[:, : self.p] = self.H
             self._buf = buf
         self._buf[:, self.p : self.p + q] = Hnew
