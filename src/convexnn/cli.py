@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -131,9 +132,10 @@ def _load_model(path: str) -> tuple[Any, dict, str]:
 
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
+        detail = re.search(r"\((.*)\)\.?$", reason)
+        why = f" ({detail.group(1)})" if detail else ""
         raise CLIError(
-            f"'{path}' is neither a convexnn model file ({reason.rstrip('.')}) nor a PyTorch "
-            "state_dict"
+            f"'{path}' is neither a convexnn model file nor a PyTorch state_dict{why}"
         ) from None
     if hasattr(state, "state_dict") and not isinstance(state, dict):
         state = state.state_dict()
