@@ -475,7 +475,7 @@ def plot_result(
         ax.scatter(np.ravel(truth), np.ravel(pred), s=12, alpha=0.6, color=_BLUE)
         lo = float(min(np.min(truth), np.min(pred)))
         hi = float(max(np.max(truth), np.max(pred)))
-        ax.plot([lo, hi], [lo, hi], color="k", lw=1, ls="--", label="y = f(x)")
+        ax.plot([lo, hi], [lo, hi], color="k", lw=1, ls="--", label="perfect fit")
         ax.set_xlabel("target")
         ax.set_ylabel("network output")
         ax.set_title(
