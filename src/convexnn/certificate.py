@@ -148,8 +148,9 @@ def certify(
 
     best = evaluate(problem.dual_vector(network))
     if problem.loss.name == "hinge":
-        rounds = 20 if best[3].exact else 3  # a loose bound gains little from more rounds
-        for candidate in _hinge_duals(problem, network, evaluate, expired, rounds):
+        rounds = 50 if best[3].exact else 3  # a loose bound gains little from more rounds
+        center = best[1] * best[2] if best[0] > -np.inf else None
+        for candidate in _hinge_duals(problem, network, evaluate, expired, rounds, center):
             if candidate[0] > best[0]:
                 best = candidate
     if tighten and _tight_affordable(problem, time.perf_counter() - start, time_limit):
@@ -199,30 +200,52 @@ def _unit_neurons(network: ReLUNetwork) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _hinge_duals(
-    problem: Problem, network: ReLUNetwork, evaluate: Any, expired: Any, rounds: int = 20
+    problem: Problem,
+    network: ReLUNetwork,
+    evaluate: Any,
+    expired: Any,
+    rounds: int = 20,
+    center: np.ndarray | None = None,
 ):
     """Better hinge dual vectors: the dual of the l1-SVM over the network's neurons, grown by
-    the violating neurons the oracle finds (a few rounds of a dual cutting plane).
+    the violating neurons the oracle finds (a dual cutting plane), stabilized "in-out".
 
     At margin points (``y_i f_i = 1``) the gradient ``-y 1[y f < 1]`` is not the optimal dual;
-    the restricted dual is, once it holds enough neurons. Yields ``evaluate(v)`` results.
+    the restricted dual is, once it holds enough neurons. The restricted LP's dual is a vertex
+    outside the feasible set that jumps between rounds (Kelley's method), so each round also
+    queries the midpoint between it and ``center``, the best feasible (scaled) vector so far:
+    the dual domain and the constraint set are convex, so the midpoint's scaled version is
+    feasible too, and its violating neurons are the cuts that matter near the optimum.
+    Yields ``evaluate(v)`` results.
     """
     U, b = _unit_neurons(network)
+    center_lower = -np.inf
     for _ in range(rounds):
         if expired():
             return
         v = _hinge_restricted_dual(problem, U, b)
         if v is None:
             return
-        result = evaluate(v)
-        yield result
-        res = result[3]
-        viol = np.abs(res.values) > problem.beta * (1 + 1e-9)
-        if not np.any(viol):
+        queries = [v] if center is None else [v, 0.5 * (v + center)]
+        new_U, new_b, optimal = [], [], False
+        for k, query in enumerate(queries):
+            result = evaluate(query)
+            yield result
+            lower, s, used, res = result
+            if lower > center_lower:
+                center, center_lower = s * used, lower
+            viol = np.abs(res.values) > problem.beta * (1 + 1e-9)
+            optimal |= k == 0 and not np.any(viol)  # the LP's dual is feasible: optimal
+            new_U.append(res.U[:, viol])
+            if b is not None:
+                new_b.append(res.b[viol])
+            if expired():
+                return
+        if optimal:
             return
-        U = np.hstack([U, res.U[:, viol]])
+        U = np.hstack([U, *new_U])
         if b is not None:
-            b = np.concatenate([b, res.b[viol]])
+            b = np.concatenate([b, *new_b])
 
 
 def _hinge_restricted_dual(

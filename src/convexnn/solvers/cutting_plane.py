@@ -526,6 +526,13 @@ def solve_cutting_plane(
             )
         except KeyboardInterrupt:  # a second Ctrl-C: keep the bound of the iterations
             status, note = "interrupted", " (final tight bound interrupted)"
+    if status not in ("optimal", "interrupted") and problem.loss.name == "hinge":
+        try:
+            lower, feasible_dual = _hinge_final_bound(
+                problem, network, oracle_fn, lower, feasible_dual, timer, time_limit
+            )
+        except KeyboardInterrupt:
+            status = "interrupted"
     gap = objective - lower
     message = _message(status, objective, lower, gap, tol, iteration, exact) + note
     if status not in ("optimal", "interrupted", "callback"):
@@ -582,6 +589,32 @@ def _coarse_start(
             oracle_options=options or None,
         )
     return (res.network if res.network.width else None), res.status == "interrupted"
+
+
+def _hinge_final_bound(
+    problem: Problem,
+    network: ReLUNetwork,
+    oracle_fn: Any,
+    lower: float,
+    dual: np.ndarray | None,
+    timer: Timer,
+    time_limit: float | None,
+) -> tuple[float, np.ndarray | None]:
+    """Hinge loss: the master's LP duals are vertices that jump between iterations, so an
+    unfinished run also gets :func:`convexnn.certify`'s stabilized dual rounds (in-out
+    cutting plane on the dual) for its best network, within the time left (or a quarter of
+    the time spent, at least one second, without ``time_limit``). The bound only improves."""
+    from ..certificate import certify
+
+    budget = max(time_limit - timer.elapsed, 0.0) if time_limit is not None else None
+    if budget is None:
+        budget = max(1.0, 0.25 * timer.elapsed)
+    if budget <= 0.0:
+        return lower, dual
+    cert = certify(problem, network, oracle=oracle_fn, time_limit=budget)
+    if cert.lower_bound > lower:
+        return float(cert.lower_bound), cert.dual
+    return lower, dual
 
 
 def _final_bound(
