@@ -154,7 +154,11 @@ def solve_nonconvex(
         return scale * torch_loss(problem.loss.name, out, yb) + 0.5 * problem.beta * decay
 
     history: dict[str, list] = {"step": [], "objective": [], "time": []}
-    best_value, best_state = np.inf, None
+    with torch.no_grad():  # the starting network is the fallback if training diverges at once
+        best_value = float(objective_of(X, y, 1.0))
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if not np.isfinite(best_value):
+        best_value = np.inf
     status, message = "max_iter", f"completed {n_steps} steps"
     step = 0
     try:
@@ -192,8 +196,7 @@ def solve_nonconvex(
                 break
     except KeyboardInterrupt:
         status, message = "interrupted", f"interrupted at step {step}"
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    model.load_state_dict(best_state)
     network = ReLUNetwork.from_torch(model, squeeze=squeeze)
     if not problem.bias:
         network = ReLUNetwork(network.U, None, network.W, None)
