@@ -121,3 +121,19 @@ def test_oracle_bounds_dominate_every_neuron(data):
         res = oracle(prob, v, bound="tight")
         assert top <= res.upper_bound * (1 + 1e-12)
         assert res.best <= exact.upper_bound * (1 + 1e-12)
+
+
+@examples(15)
+@given(data=st.data())
+def test_cutting_plane_reported_bound_never_exceeds_the_exhaustive_optimum(data):
+    """``Result.lower_bound`` of an unfinished cutting-plane run includes the end-of-run
+    bounds (tight quadratic bound, hinge in-out rounds): it must stay sound too."""
+    prob, _ = draw_problem(data)
+    oracle = data.draw(st.sampled_from(["auto", "local_search"]), label="oracle")
+    max_iter = data.draw(st.integers(0, 3), label="max_iter")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optimum = cnn.solve(prob, method="cvxpy", certify=False).objective
+        res = cnn.solve(prob, method="cutting_plane", oracle=oracle, max_iter=max_iter, tol=1e-9)
+    tol = 1e-9 * max(abs(optimum), 1.0)
+    assert res.lower_bound <= min(optimum, res.objective) + tol, (oracle, res.message)
