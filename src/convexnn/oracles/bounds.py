@@ -27,7 +27,7 @@ _GRAM_MAX_D = 64
 _QUAD_BUDGET = 5e8  # anchors * n * d^2 above which the quadratic bound is skipped
 _QUAD_BLOCK = 20_000_000  # floats per block of weighted Gram matrices
 _PAIRWISE_MAX = 4_000_000  # entries of the n x n distance matrix computed per block
-_QUAD_SECONDS = 4e-8  # measured seconds per unit of anchors * n * (d^2 + d) (2-core box)
+_QUAD_SECONDS = 2.5e-8  # s per anchors * n * (d^2 + d): diabetes 3.1e-8, breast cancer 2e-8
 
 
 def general_upper_bound(problem: Problem, v: np.ndarray, *, quadratic: bool = True) -> float:

@@ -108,7 +108,7 @@ def _sorted_line(problem: Problem, t: np.ndarray) -> tuple[np.ndarray, np.ndarra
     cached = _order_cache.get(problem)
     if cached is not None and cached[0].size == t.size:
         return cached
-    order = np.argsort(t, kind="stable")[::-1].copy()
+    order = np.argsort(t)[::-1].copy()  # ties: any order gives the same kink values
     _order_cache[problem] = (order, t[order])
     return order, t[order]
 
@@ -127,9 +127,13 @@ def _both_orientations(
     vs = v[order]
     P = prefix_sum((vs * ts)[None])[0]
     C = prefix_sum(vs[None])[0]
-    plus = P - ts * C
-    minus = plus - P[-1] + ts * C[-1]
-    return np.column_stack([plus, minus]), np.column_stack([-ts, ts])
+    vals = np.empty((ts.size, 2))
+    np.subtract(P, ts * C, out=vals[:, 0])
+    np.add(vals[:, 0] - P[-1], ts * C[-1], out=vals[:, 1])
+    biases = np.empty((ts.size, 2))
+    np.negative(ts, out=biases[:, 0])
+    biases[:, 1] = ts
+    return vals, biases
 
 
 def peak_rows(profile: np.ndarray, q: int) -> np.ndarray:

@@ -69,8 +69,9 @@ class MasterSolution:
 
 
 def features(X: np.ndarray, U: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """``(X U + 1 b^T)_+``: the dictionary's features, shape (n, p)."""
-    Z = X @ U
+    """``(X U + 1 b^T)_+``: the dictionary's features, shape (n, p), column-major (each
+    feature contiguous, as :class:`FeatureBuffer` stores them: no strided copy)."""
+    Z = (U.T @ X.T).T
     if b is not None:
         Z += b
     return np.maximum(Z, 0.0, out=Z)
