@@ -203,6 +203,22 @@ def test_interrupt_during_coarse_start_still_returns_a_result(monkeypatch):
     assert np.isfinite(res.lower_bound) and res.lower_bound <= res.objective
 
 
+def test_hinge_1d_unfinished_run_is_certified_by_the_end_of_run_bound():
+    """The l1-SVM master's LP duals zig-zag (Kelley), so the loop's own bound lags (here it
+    stops at max_iter); the stabilized end-of-run rounds close the gap and the status says
+    so. Reference: the exact 1-D spline over the kink dictionary (closed_form)."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-3, 3, 500)
+    labels = np.where(np.sin(2 * x) + 0.3 * rng.standard_normal(500) > 0, 1.0, -1.0)
+    prob = cnn.Problem(x[:, None], labels, beta=1.0, loss="hinge")
+    res = cnn.solve(prob, tol=1e-6, max_iter=30)
+    assert res.n_iter == 30 and res.lower_bound > max(res.history["lower_bound"])
+    assert res.certified and res.status == "optimal", res.message
+    opt = cnn.closed_form.one_dimensional(x, labels, 1.0, loss="hinge").objective
+    assert res.lower_bound <= opt * (1 + SOUND_RTOL)
+    assert res.objective == pytest.approx(opt, rel=REF_RTOL)
+
+
 def test_vector_outputs_and_logistic_certify():
     rng = np.random.default_rng(2)
     x = rng.uniform(-1, 1, (15, 1))

@@ -415,6 +415,7 @@ def solve_cutting_plane(
         for k in ("objective", "lower_bound", "gap", "width", "time", "master_gap", "violation")
     }
     status, exact, do_polish, last = "max_iter", False, False, None
+    stabilize = problem.loss.name == "hinge"  # LP masters: in-out dual stabilization
     iteration = 0
     printer = _Printer(verbose, problem, oracle_fn)
     try:
@@ -428,8 +429,24 @@ def solve_cutting_plane(
             )
             last, exact = found, bool(found.exact)
             bound, scale = dual_lower_bound(problem, v, found.upper_bound)
+            center = feasible_dual
             if bound > lower:  # the best of sound bounds is sound
                 lower, feasible_dual = float(bound), scale * v
+            extra = None
+            if stabilize and center is not None and bound < lower:
+                # in-out: the LP's dual vertex jumps; query the midpoint with the best
+                # feasible dual as well (convex combinations stay in the dual domain)
+                mid = 0.5 * (v + center)
+                extra = oracle_fn(
+                    problem,
+                    mid,
+                    **_oracle_call_options(
+                        oracle_fn, options, dictionary, rng, max_new=max_new, deadline=deadline
+                    ),
+                )
+                bound, scale = dual_lower_bound(problem, mid, extra.upper_bound)
+                if bound > lower:
+                    lower, feasible_dual = float(bound), scale * mid
             do_polish = polish is True or (polish == "auto" and not exact)
             gap = best[0] - lower
             info = {
@@ -472,6 +489,11 @@ def solve_cutting_plane(
             added = dictionary.add(
                 found.U[:, violating], None if found.b is None else found.b[violating]
             )
+            if extra is not None:
+                more = np.flatnonzero(np.abs(extra.values) > beta * (1 + 1e-12))[:max_new]
+                added += dictionary.add(
+                    extra.U[:, more], None if extra.b is None else extra.b[more]
+                )
             if iteration == 0 and do_polish and n_init:
                 added += dictionary.add(*_random_neurons(problem, n_init, rng))
             tightened = False
@@ -534,6 +556,8 @@ def solve_cutting_plane(
         except KeyboardInterrupt:
             status = "interrupted"
     gap = objective - lower
+    if status in ("max_iter", "time_limit", "stalled") and gap <= tol * abs(objective):
+        status = "optimal"  # the end-of-run bounds closed the gap
     message = _message(status, objective, lower, gap, tol, iteration, exact) + note
     if status not in ("optimal", "interrupted", "callback"):
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
