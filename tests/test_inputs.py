@@ -216,7 +216,22 @@ def option_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
-@pytest.mark.parametrize(("method", "option"), option_pairs())
+KNOWN_OPTION_BUGS = {
+    ("reformulation", "random_state"): "reformulation validates random_state only when it "
+    "samples patterns (patterns=int); -1, 1.5 and 'seed' pass silently (owner: reformulation)",
+}
+
+
+def marked_option_pairs() -> list:
+    return [
+        pytest.param(*pair, marks=pytest.mark.xfail(strict=True, reason=KNOWN_OPTION_BUGS[pair]))
+        if pair in KNOWN_OPTION_BUGS
+        else pair
+        for pair in option_pairs()
+    ]
+
+
+@pytest.mark.parametrize(("method", "option"), marked_option_pairs())
 def test_bad_option_values_are_named(method, option):
     solver_or_skip(method)
     prob = Problem(X0[:, :1], Y0)
