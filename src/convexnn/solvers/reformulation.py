@@ -30,7 +30,12 @@ import numpy as np
 import torch
 
 from .. import arrangements
-from .._validation import check_no_kwargs, check_positive_int, check_positive_scalar
+from .._validation import (
+    check_no_kwargs,
+    check_positive_int,
+    check_positive_scalar,
+    check_random_state,
+)
 from ..network import ReLUNetwork
 from ..problem import Problem
 from ..result import Result
@@ -127,6 +132,7 @@ def solve_reformulation(
         time_limit = check_positive_scalar(time_limit, "time_limit")
     if rho is not None:
         rho = check_positive_scalar(rho, "rho")
+    check_random_state(random_state, "random_state")  # validated even when unused
     dev = _check_device(device)
     tdtype = _check_dtype(dtype)
     timer = Timer(time_limit)
