@@ -217,8 +217,6 @@ def option_pairs() -> list[tuple[str, str]]:
 
 
 KNOWN_OPTION_BUGS = {
-    ("reformulation", "random_state"): "reformulation validates random_state only when it "
-    "samples patterns (patterns=int); -1, 1.5 and 'seed' pass silently (owner: reformulation)",
 }
 
 
