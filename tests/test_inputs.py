@@ -216,8 +216,7 @@ def option_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
-KNOWN_OPTION_BUGS = {
-}
+KNOWN_OPTION_BUGS = {}
 
 
 def marked_option_pairs() -> list:
