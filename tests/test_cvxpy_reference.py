@@ -178,3 +178,29 @@ def test_pattern_validation():
         cnn.solve(prob, method="cvxpy", patern=None)
     with pytest.raises(ValueError, match="'tol' parameter"):
         cnn.solve(prob, method="cvxpy", tol=-1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gated_with_bias_penalizes_the_whole_block(seed):
+    # with the block biases free, 1-D data over the full arrangement would be interpolated at
+    # zero penalty; the gated program penalizes (u; b), so its value is that of the returned
+    # blocks with the whole block penalized and stays above a weak-duality bound
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((14, 1))
+    prob = Problem(X, rng.standard_normal(14), beta=1.0, bias=True)
+    D = ar.enumerate(prob.X, True).astype(float)
+    pos, neg, c, _, _ = solve_scalar_program(
+        prob, prob.y, D, solver="CLARABEL", gated=True, verbose=False
+    )
+    F = np.sum(D * (prob.X_aug @ (pos - neg)), axis=1) + c
+    pen = np.linalg.norm(pos, axis=0).sum() + np.linalg.norm(neg, axis=0).sum()
+    value = 0.5 * float(np.sum((F - prob.y) ** 2)) + prob.beta * pen
+    # v = a (y - mean y) is dual feasible for a small enough: value >= (a - a^2/2) ||y - mean||^2
+    r0 = prob.y - prob.y.mean()
+    a = min(1.0, prob.beta / np.max(np.linalg.norm(prob.X_aug.T @ (D * r0[:, None]), axis=0)))
+    bound = (a - 0.5 * a * a) * float(r0 @ r0)
+    assert bound >= 0.05 * float(r0 @ r0)
+    assert value >= bound * (1 - 1e-6)
+    # the bias rows carry weight: the penalty is not just that of the weight rows
+    d = prob.n_features
+    assert pen > np.linalg.norm(pos[:d], axis=0).sum() + np.linalg.norm(neg[:d], axis=0).sum()

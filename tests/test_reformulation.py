@@ -84,17 +84,76 @@ def test_gated_matches_cvxpy(seed, bias):
     ours = solve_reformulation(prob, patterns=D, gated=True, tol=1e-10)
     # the gated program written out directly (the reference returns a ReLU network, whose
     # objective is not the gated program's value)
-    A, d, P = prob.X_aug, prob.n_features, D.shape[1]
+    # (whole blocks penalized, bias row included)
+    A, P = prob.X_aug, D.shape[1]
     V, W = cp.Variable((A.shape[1], P)), cp.Variable((A.shape[1], P))
     c = cp.Variable() if bias else 0.0
     f = cp.sum(cp.multiply(D, A @ (V - W)), axis=1) + c
     obj = 0.5 * cp.sum_squares(f - prob.y) + prob.beta * (
-        cp.sum(cp.norm(V[:d], 2, axis=0)) + cp.sum(cp.norm(W[:d], 2, axis=0))
+        cp.sum(cp.norm(V, 2, axis=0)) + cp.sum(cp.norm(W, 2, axis=0))
     )
     ref = cp.Problem(cp.Minimize(obj)).solve(solver="CLARABEL")
     assert abs(ours.info["program_objective"] - ref) <= 1e-6 * abs(ref)
     assert ours.info["gated"]
     assert ours.info["constraint_violation"] == 0.0
+
+
+def _gated_value(prob, D, pos, neg):
+    """The gated program's value from blocks, written out here: best offset, whole blocks
+    (bias row included) penalized."""
+    r = np.sum(D * (prob.X_aug @ (pos - neg)), axis=1) - prob.y
+    if prob.bias:
+        r = r - r.mean()
+    pen = np.linalg.norm(pos, axis=0).sum() + np.linalg.norm(neg, axis=0).sum()
+    return 0.5 * float(r @ r) + prob.beta * float(pen)
+
+
+def _gated_dual_bound(prob, D):
+    """A lower bound on the gated program (weak duality): ``v = a (y - mean y)`` is feasible
+    for ``max y^T v - ||v||^2/2`` s.t. ``1^T v = 0``, ``||(D_p X~)^T v|| <= beta`` once ``a``
+    is small enough."""
+    r0 = prob.y - prob.y.mean()
+    worst = float(np.max(np.linalg.norm(prob.X_aug.T @ (D * r0[:, None]), axis=0)))
+    a = min(1.0, prob.beta / worst)
+    return (a - 0.5 * a * a) * float(r0 @ r0)
+
+
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_gated_with_bias_matches_the_cvxpy_reference(seed):
+    from convexnn.solvers.cvxpy_reference import solve_scalar_program
+
+    prob = _problem(seed, n=20, d=2)
+    D = cnn.arrangements.sample(prob.X, 8, True, seed=seed).astype(float)
+    ours = solve_reformulation(prob, patterns=D, gated=True, tol=1e-10)
+    pos, neg, c, _, _ = solve_scalar_program(
+        prob, prob.y, D, solver="CLARABEL", gated=True, verbose=False
+    )
+    ref = _gated_value(prob, D, pos, neg)
+    assert abs(ours.info["program_objective"] - ref) <= 1e-6 * ref
+    (bpos, bneg) = ours.info["blocks"][0]
+    assert ours.info["program_objective"] == pytest.approx(
+        _gated_value(prob, D, bpos, bneg), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("seed", [23, 24])
+def test_gated_with_bias_does_not_interpolate_for_free(seed):
+    # 1-D data, full arrangement: with the block biases unpenalized the steps D_p 1 b_p
+    # interpolate any y at zero cost (program value ~1e-10); penalized, the value stays above
+    # a dual bound that is a fixed fraction of the data's variance
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((16, 1))
+    prob = cnn.Problem(X, rng.standard_normal(16), beta=1.0, bias=True)
+    D = cnn.arrangements.enumerate(prob.X, True).astype(float)
+    D = D[:, D.any(axis=0)]  # the solver drops the all-zero pattern (it acts on nothing)
+    bound = _gated_dual_bound(prob, D)
+    r0 = prob.y - prob.y.mean()
+    assert bound >= 0.05 * float(r0 @ r0)
+    ours = solve_reformulation(prob, patterns=D, gated=True, tol=1e-10)
+    (pos, neg) = ours.info["blocks"][0]
+    value = _gated_value(prob, D, pos, neg)
+    assert value == pytest.approx(ours.info["program_objective"], rel=1e-12)
+    assert value >= bound * (1 - 1e-9)
 
 
 def test_float32_path():

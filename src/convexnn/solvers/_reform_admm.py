@@ -5,10 +5,11 @@ dropped), for the squared loss, with ``A = [X, 1]`` (bias) or ``X``, patterns ``
 ``C = I - 11^T/n`` when the offset ``c`` is free (minimizing over ``c`` centers the
 residual; ``C = I`` otherwise)::
 
-    min_{v, w}  1/2 ||C (sum_p D_p A (v_p - w_p) - y)||^2 + beta sum_p (||v_p[:d]|| + ||w_p[:d]||)
+    min_{v, w}  1/2 ||C (sum_p D_p A (v_p - w_p) - y)||^2 + beta sum_p (||v_p|| + ||w_p||)
 
 Splitting (Boyd et al. 2011, §6.4): ``u = (v, w)`` carries the loss, ``z = u`` the group
-penalty (prox: block soft threshold on the weight rows; the bias row is free). The u-step is a
+penalty (prox: block soft threshold on the whole block, bias row included, so that
+``sum_p D_p 1 b_p`` is not a free interpolant). The u-step is a
 linear system with the same matrix at every iteration; in the coordinates ``a = v - w`` and
 ``s = v + w`` it splits into ``rho s = r_v + r_w`` and ``(rho I + 2 N^T C N) a = r_v - r_w``
 with ``N a = sum_p D_p A a_p``, solved through a Cholesky factor computed once per value of
@@ -123,7 +124,6 @@ def admm_gated(
     y: torch.Tensor,
     beta: float,
     *,
-    n_features: int,
     center: bool,
     tol: float,
     max_iter: int,
@@ -137,12 +137,11 @@ def admm_gated(
 ) -> ADMMOutput:
     """Solve the gated program; see the module docstring.
 
-    ``A`` (n, d'), ``D`` (n, P) 0/1 in A's dtype, ``y`` (n,). The group norms cover the first
-    ``n_features`` rows of each block (the bias row is free).
+    ``A`` (n, d'), ``D`` (n, P) 0/1 in A's dtype, ``y`` (n,). The group norms cover the whole
+    block, bias row included.
     """
     n, dp = A.shape
     P = D.shape[1]
-    d = n_features
     lin = _LinearStep(A, D, center, gram=n > P * dp)
     yc = y - y.mean() if center else y
     Nty = A.T @ (D * yc[:, None])  # N^T C y, (d', P)
@@ -167,10 +166,9 @@ def admm_gated(
         Uh = relaxation * U + (1 - relaxation) * Z
         Z_old = Z
         Q = Uh + Lam
-        norms = torch.linalg.vector_norm(Q[:d], dim=0)
+        norms = torch.linalg.vector_norm(Q, dim=0)
         shrink = torch.clamp(1 - (beta / rho) / torch.clamp(norms, min=1e-300), min=0.0)
-        Z = Q.clone()
-        Z[:d] *= shrink
+        Z = Q * shrink
         Lam = Lam + Uh - Z
         if it % check_every and it != max_iter:
             continue

@@ -6,7 +6,15 @@ sign patterns ``D_p``::
     min  L( sum_p D_p X~ (v_p - w_p) + c ; y ) + beta sum_p (||v_p[:d]||_2 + ||w_p[:d]||_2)
     s.t. (2 D_p - I) X~ v_p >= 0,  (2 D_p - I) X~ w_p >= 0,
 
-with ``c`` free when ``bias`` (the offset; ARCHITECTURE.md). Over the full arrangement this
+with ``c`` free when ``bias`` (the offset; ARCHITECTURE.md); the block's bias coordinate is
+unpenalized there, as the cones pin it. The gated program (``gated=True``) drops the cones and
+penalizes the whole augmented block, bias coordinate included (the convention of scnn, which
+appends a ones column)::
+
+    min  L( sum_p D_p X~ (v_p - w_p) + c ; y ) + beta sum_p (||v_p||_2 + ||w_p||_2),
+
+since with a free bias coordinate ``sum_p D_p 1 b_p`` is a free piecewise-constant function
+and the program would interpolate the data at zero penalty. Over the full arrangement this
 equals the training problem (global optimum); over sampled patterns it is a restriction
 whose optimum is only an upper bound. Vector outputs are solved as one scalar program per
 output (neurons serve a single output each): a restriction of Lemma 11's problem, so the
@@ -91,7 +99,8 @@ def solve_scalar_program(
     if not gated:
         S = 2 * Df - 1
         constraints += [cp.multiply(S, AV) >= 0, cp.multiply(S, AW) >= 0]
-    penalty = cp.sum(cp.norm(V[:d], 2, axis=0)) + cp.sum(cp.norm(W[:d], 2, axis=0))
+    k = A.shape[1] if gated else d  # penalized rows: the whole block when gated (docstring)
+    penalty = cp.sum(cp.norm(V[:k], 2, axis=0)) + cp.sum(cp.norm(W[:k], 2, axis=0))
     objective = cvxpy_loss(problem.loss.name, f, y / s) + (problem.beta / s) * penalty
     prog = cp.Problem(cp.Minimize(objective), constraints)
     with warnings.catch_warnings():
@@ -123,7 +132,7 @@ def solve_cvxpy(
 
     Objective (training problem): ``L(f(X); y) + (beta/2)(||U||_F^2 + ||W||_F^2)``; the
     program solved is the ICML 2020 reformulation above (plain l2 group norms on the weight
-    part, bias free).
+    part, bias free; when ``gated``, on the whole block ``(u; b)``, bias included).
 
     Parameters
     ----------
@@ -131,8 +140,9 @@ def solve_cvxpy(
         Sign patterns; None enumerates the whole arrangement (global optimum; needs low rank,
         see :func:`convexnn.arrangements.enumerate`).
     gated : bool
-        Drop the cone constraints (the gated-ReLU group lasso); the network is then a
-        gated network, so the ReLU network recovered from it is evaluated as is.
+        Drop the cone constraints and penalize the whole augmented block ``(u; b)`` (the
+        gated-ReLU group lasso); the network is then a gated network, so the ReLU network
+        recovered from it is evaluated as is.
     solver : str
         Any CVXPY conic solver name (default Clarabel).
     tol : float

@@ -5,9 +5,16 @@ Pilanci & Ergen, ICML 2020; NOTES §5). With ``X~ = [X, 1]`` when ``bias`` (else
 sign patterns ``D_p``::
 
     min  1/2 || sum_p D_p X~ (v_p - w_p) + c - y ||^2 + beta sum_p (||v_p[:d]||_2 + ||w_p[:d]||_2)
-    s.t. (2 D_p - I) X~ v_p >= 0,  (2 D_p - I) X~ w_p >= 0        (dropped when ``gated``),
+    s.t. (2 D_p - I) X~ v_p >= 0,  (2 D_p - I) X~ w_p >= 0        (the ReLU program),
 
-with ``c`` free when ``bias``. Over the full arrangement (``patterns=None``) this equals the
+with ``c`` free when ``bias`` (the block's bias coordinate is unpenalized: the cones pin it).
+The gated program drops the cones and penalizes the whole augmented block, bias coordinate
+included (as scnn does; a free bias coordinate would make ``sum_p D_p 1 b_p`` a free
+piecewise-constant function that interpolates the data at zero penalty)::
+
+    min  1/2 || sum_p D_p X~ (v_p - w_p) + c - y ||^2 + beta sum_p (||v_p||_2 + ||w_p||_2).
+
+Over the full arrangement (``patterns=None``) the ReLU program equals the
 training problem ``1/2 ||f(X) - y||^2 + (beta/2)(||U||_F^2 + ||W||_F^2)`` (Thm 8 with its
 bias; global optimum); over sampled patterns it is a restriction whose optimum is only an
 upper bound on the training optimum.
@@ -77,7 +84,8 @@ def solve_reformulation(
         :func:`convexnn.arrangements.enumerate`); an int samples that many patterns with
         :func:`convexnn.arrangements.sample` (seeded by ``random_state``); an array gives them.
     gated : bool
-        Drop the cone constraints (the gated-ReLU group lasso). The ReLU network recovered
+        Drop the cone constraints and penalize the whole block ``(u; b)`` (the gated-ReLU
+        group lasso, module docstring). The ReLU network recovered
         from a gated solution is not the gated model: ``info["program_objective"]`` is the
         gated program's value, ``Result.objective`` the recovered network's.
     tol : float
@@ -159,6 +167,7 @@ def solve_reformulation(
             verbose=verbose,
         )
         if gated:
+            common.pop("n_features")  # the gated penalty covers the whole block
             out = admm_gated(A, Dt, yt, problem.beta, max_iter=max_iter, rho=rho, **common)
             pos = out.V.to(torch.float64).cpu().numpy()
             neg = out.W.to(torch.float64).cpu().numpy()
@@ -282,12 +291,12 @@ def _diagnostics(
     """Program objective, cone violation and network-vs-model mismatch, in float64."""
     A = problem.X_aug
     S = 2.0 * D - 1.0
-    d = problem.n_features
+    k = A.shape[1] if gated else problem.n_features  # penalized rows (module docstring)
     program, violation, model = 0.0, 0.0, []
     for (pos, neg, F), y in zip(
         fits, [problem.y] if problem.n_outputs is None else list(problem.y.T)
     ):
-        penalty = np.linalg.norm(pos[:d], axis=0).sum() + np.linalg.norm(neg[:d], axis=0).sum()
+        penalty = np.linalg.norm(pos[:k], axis=0).sum() + np.linalg.norm(neg[:k], axis=0).sum()
         program += 0.5 * float(np.sum((F - y) ** 2)) + problem.beta * float(penalty)
         if not gated:
             for B in (pos, neg):
