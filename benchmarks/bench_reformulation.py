@@ -5,7 +5,10 @@ G. The program (NOTES §5, the CVXPY reference's), peers' scaling ``1/(2n)||.||^
 ||.||`` with ``lambda = 1e-3``, i.e. our squared loss with ``beta = n lambda``::
 
     min 1/2 ||sum_p D_p X~ (v_p - w_p) + c - y||^2 + beta sum_p (||v_p[:d]|| + ||w_p[:d]||)
-    s.t. (2 D_p - I) X~ v_p >= 0, (2 D_p - I) X~ w_p >= 0      (ReLU; dropped when gated)
+    s.t. (2 D_p - I) X~ v_p >= 0, (2 D_p - I) X~ w_p >= 0      (ReLU)
+
+and, gated (no cones), the penalty on the whole block, bias coordinate included:
+``beta sum_p (||v_p|| + ||w_p||)``.
 
 Columns: the objective as evaluated here (ReLU: ``Problem.objective`` of the network recovered
 from the returned blocks; gated: the gated program's value from the returned blocks), its
@@ -90,13 +93,13 @@ def relu_value(prob: cnn.Problem, D: np.ndarray, pos: np.ndarray, neg: np.ndarra
 
 
 def gated_value(prob: cnn.Problem, D: np.ndarray, pos: np.ndarray, neg: np.ndarray):
-    """(gated program value with the best offset, 0.0)."""
-    A, d = prob.X_aug, prob.n_features
+    """(gated program value with the best offset, 0.0); whole blocks penalized, bias row too."""
+    A = prob.X_aug
     F = np.sum(D * (A @ (pos - neg)), axis=1)
     r = F - prob.y
     if prob.bias:
         r = r - r.mean()
-    pen = np.linalg.norm(pos[:d], axis=0).sum() + np.linalg.norm(neg[:d], axis=0).sum()
+    pen = np.linalg.norm(pos, axis=0).sum() + np.linalg.norm(neg, axis=0).sum()
     return 0.5 * float(r @ r) + prob.beta * float(pen), 0.0
 
 
@@ -173,7 +176,8 @@ def run_clarabel(prob, D, gated) -> Row:
 
 def run_scnn(prob, G, D, gated) -> Row | None:
     """scnn on ``X~`` (ones column appended, no separate bias): same patterns; its penalty
-    also covers the bias coordinate, so its program differs slightly from ours."""
+    also covers the bias coordinate (ours too, gated; not in the ReLU program) and it has no
+    free offset ``c``, so its program differs slightly from ours."""
     try:
         from scnn.metrics import Metrics
         from scnn.models import ConvexGatedReLU, ConvexReLU
@@ -299,9 +303,10 @@ def run(quick: bool) -> str:
                 )
                 print(lines[-1], flush=True)  # progress: rows as they are measured
     notes.append(
-        "scnn solves its own variant (penalty on the bias coordinate too, `X~` with a ones "
-        "column), evaluated here on our objective; Adam trains the nonconvex network (a "
-        "different problem: the restricted program's optimum is above the training optimum)."
+        "scnn solves its own variant (`X~` with a ones column and no free offset `c`; in the "
+        "ReLU program its penalty also covers the bias coordinate), evaluated here on our "
+        "objective; Adam trains the nonconvex network (a different problem: the restricted "
+        "program's optimum is above the training optimum)."
     )
     lines += [""] + [f"- {n}" for n in dict.fromkeys(notes)]
     return "\n".join(lines) + "\n"
