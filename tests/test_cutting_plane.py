@@ -348,3 +348,53 @@ def test_two_dimensional_n50_matches_full_enumeration(seed):
     res = cnn.solve(prob, tol=1e-7)
     assert res.info["oracle"] == "enumeration"
     assert_certified_optimum(res, reference(prob))
+
+
+def _overshoot_allowed(limit: float) -> float:
+    return 1.1 * limit + 1.0  # Issue 7: at most 10% + 1 s over the time limit
+
+
+@pytest.mark.parametrize("loss", ["squared", "hinge", "logistic"])
+def test_time_limit_is_respected_on_general_data(loss):
+    """General (full-rank 8-D) data, which the solver cannot certify within the limit: the
+    run ends within the allowed overshoot with the best network so far (its objective
+    evaluated independently), a warning, and a finite lower bound below the objective."""
+    import time
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((150, 8))
+    y = np.sin(X @ rng.standard_normal(8)) + 0.1 * rng.standard_normal(150)
+    if loss != "squared":
+        y = np.where(y > 0, 1.0, -1.0)
+    prob = cnn.Problem(X, y, beta=0.05, loss=loss)
+    limit = 0.8
+    start = time.perf_counter()
+    with pytest.warns(ConvergenceWarning):
+        res = cnn.solve(prob, time_limit=limit, tol=1e-12)
+    wall = time.perf_counter() - start
+    assert wall <= _overshoot_allowed(limit), wall
+    assert res.status == "time_limit"
+    assert np.isfinite(res.lower_bound) and res.lower_bound <= res.objective
+    assert res.objective == pytest.approx(prob.objective(res.network), rel=1e-8)
+
+
+def test_time_limit_is_respected_on_vector_outputs():
+    """Vector outputs (group-Lasso master, the case that ignored the limit): digits-like
+    data, 10 outputs; ends within the overshoot with a sound bound."""
+    import time
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0, 1, (120, 30))
+    labels = rng.integers(0, 10, 120)
+    Y = -np.ones((120, 10))
+    Y[np.arange(120), labels] = 1.0
+    prob = cnn.Problem(X, Y, beta=0.1)
+    limit = 1.5
+    start = time.perf_counter()
+    with pytest.warns(ConvergenceWarning, match="time_limit"):
+        res = cnn.solve(prob, time_limit=limit, max_iter=50, tol=1e-12)
+    wall = time.perf_counter() - start
+    assert wall <= _overshoot_allowed(limit), wall
+    assert res.status == "time_limit"
+    assert res.lower_bound <= res.objective
+    assert prob.dual_objective(res.dual) == pytest.approx(res.lower_bound, rel=1e-9)

@@ -99,9 +99,13 @@ class _Dictionary:
             self.buffer.append(Hnew)
         return U.shape[1]
 
-    def solve(self, tol: float) -> MasterSolution:
+    def solve(self, tol: float, deadline: float | None = None) -> MasterSolution:
         sol = solve_master(
-            self.problem, self.cache if self.squared else self.buffer.H, W0=self.W, tol=tol
+            self.problem,
+            self.cache if self.squared else self.buffer.H,
+            W0=self.W,
+            tol=tol,
+            deadline=deadline,
         )
         self.W = np.array(sol.W, dtype=float)
         return sol
@@ -320,7 +324,9 @@ def solve_cutting_plane(
     max_iter : int
         Maximum number of master re-solves.
     time_limit : float or None
-        Wall-clock limit in seconds.
+        Wall-clock limit in seconds. The oracle, the master solves and the polishing all get
+        the deadline, so a run ends shortly after it (the step in progress stops at its next
+        check) with status ``"time_limit"``, the best network so far and a sound lower bound.
     callback : callable or None
         ``callback(info)`` after each oracle call, with ``info`` holding ``iteration``,
         ``width``, ``objective``, ``lower_bound``, ``gap``, ``elapsed``; returning True stops.
@@ -404,7 +410,9 @@ def solve_cutting_plane(
     if init is not None:
         problem.check_network(init)
         dictionary.add(init.U, init.b, init.W)
-    start = dictionary.solve(master_tol)  # without init: the best offset and its dual vector
+    start = dictionary.solve(
+        master_tol, deadline
+    )  # without init: the best offset and its dual vector
     network = dictionary.network(start.c)
     objective = start.objective if np.isfinite(start.objective) else problem.objective(network)
     v = start.dual
@@ -506,13 +514,13 @@ def solve_cutting_plane(
                 else:
                     status = "stalled"
                     break
-            sol = dictionary.solve(master_tol)
+            sol = dictionary.solve(master_tol, deadline)
             network = dictionary.network(sol.c)
             if do_polish and dictionary.size and not timer.expired:
                 polished = polish_network(problem, network, max_iter=polish_iter, deadline=deadline)
                 if problem.objective(polished) < problem.objective(network):
                     added += dictionary.replace_active(polished)
-                    sol = dictionary.solve(master_tol)
+                    sol = dictionary.solve(master_tol, deadline)
                     network = dictionary.network(sol.c)
             dictionary.prune()
             iteration += 1
@@ -657,8 +665,9 @@ def _final_bound(
     fast bound and the best one gets the quadratic ('tight') bound of
     :func:`convexnn.oracles.bounds.general_upper_bound` (sound for any data, several times
     tighter on real data). Skipped when the caller fixed ``oracle_options['bound']``, or when
-    its estimated cost exceeds both the time left and a quarter of ``time_limit`` (said in
-    the returned note). Returns ``(lower, dual, note)``; the bound only ever improves.
+    its estimated cost exceeds the time left plus 5% of ``time_limit`` (said in the returned
+    note), so that it cannot make the run overshoot its limit by much. Returns
+    ``(lower, dual, note)``; the bound only ever improves.
     """
     from ..certificate import dual_lower_bound
     from ..oracles.bounds import general_upper_bound, tight_bound_seconds
@@ -670,7 +679,7 @@ def _final_bound(
         return lower, dual, ""
     if time_limit is not None:
         left = max(time_limit - timer.elapsed, 0.0)
-        if cost > max(left, 0.25 * time_limit):
+        if cost > left + 0.05 * time_limit:
             return (
                 lower,
                 dual,

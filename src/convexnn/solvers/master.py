@@ -22,6 +22,7 @@ resulting duality gap, so the accuracy of each master solve is known.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -163,13 +164,16 @@ def solve_master(
     W0: np.ndarray | None = None,
     tol: float = 1e-10,
     max_iter: int = 10_000,
+    deadline: float | None = None,
 ) -> MasterSolution:
     """Solve the restricted problem over the features ``H`` (n, p), warm-started at ``W0``.
 
     Objective: ``L(H w + c; y) + beta sum_j ||w_j||`` (c free when ``problem.bias``); the
     l1 form of the training problem (Lemma 1) over a fixed neuron dictionary. ``tol`` is the
     target relative duality gap of the restricted problem. For the squared loss ``H`` may be
-    a :class:`GramCache` (reused across calls).
+    a :class:`GramCache` (reused across calls). ``deadline`` (a ``time.perf_counter()``
+    value) stops the inner method early; the returned solution is then less accurate, but
+    its dual objective and gap are still exact evaluations (so still valid).
     """
     name = problem.loss.name
     if isinstance(H, GramCache) and name != "squared":
@@ -177,11 +181,15 @@ def solve_master(
     if name == "squared":
         cache = H if isinstance(H, GramCache) else _cache_for(problem, H)
         if problem.n_outputs is None:
-            return _lasso(problem, cache, W0, tol, max_iter)
-        return _group_lasso(problem, cache, W0, tol, max_iter)
+            return _lasso(problem, cache, W0, tol, max_iter, deadline)
+        return _group_lasso(problem, cache, W0, tol, max_iter, deadline)
     if name == "hinge":
-        return _l1_svm(problem, H)
-    return _l1_logistic(problem, H, W0, tol, max_iter)
+        return _l1_svm(problem, H, W0, deadline)
+    return _l1_logistic(problem, H, W0, tol, max_iter, deadline)
+
+
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
 
 
 def _cache_for(problem: Problem, H: np.ndarray) -> GramCache:
@@ -192,7 +200,12 @@ def _cache_for(problem: Problem, H: np.ndarray) -> GramCache:
 
 # ---------------------------------------------------------------- squared loss, scalar
 def _lasso(
-    problem: Problem, cache: GramCache, W0: np.ndarray | None, tol: float, max_iter: int
+    problem: Problem,
+    cache: GramCache,
+    W0: np.ndarray | None,
+    tol: float,
+    max_iter: int,
+    deadline: float | None = None,
 ) -> MasterSolution:
     """Lasso ``1/2 ||yc - Hc w||^2 + beta ||w||_1`` in Gram form (intercept eliminated)."""
     beta, p = problem.beta, cache.p
@@ -200,13 +213,13 @@ def _lasso(
     G, q = cache.G, cache.q
     n_iter = 0
     if p > 32:  # a few cheap sweeps find most of the support before the exact method
-        w, n_iter = _lasso_cd(G, q, beta, w, cache.yy, tol, 8)
-    w, extra = _feature_sign(G, q, beta, w, cache.yy, tol, max_iter)
+        w, n_iter = _lasso_cd(G, q, beta, w, cache.yy, tol, 8, deadline)
+    w, extra = _feature_sign(G, q, beta, w, cache.yy, tol, max_iter, deadline)
     n_iter += extra
-    if _lasso_gap(G, q, beta, w, cache.yy)[0] > tol * max(
+    if not _expired(deadline) and _lasso_gap(G, q, beta, w, cache.yy)[0] > tol * max(
         _lasso_primal(G, q, beta, w, cache.yy), 1e-300
     ):
-        w, extra = _lasso_cd(G, q, beta, w, cache.yy, tol, min(max_iter, 500))
+        w, extra = _lasso_cd(G, q, beta, w, cache.yy, tol, min(max_iter, 500), deadline)
         n_iter += extra
     return _squared_solution(problem, cache, w, n_iter)
 
@@ -226,7 +239,7 @@ def _lasso_gap(G, q, beta, w, yy) -> tuple[float, np.ndarray]:
     return _lasso_primal(G, q, beta, w, yy) - dual, grad
 
 
-def _feature_sign(G, q, beta, w, yy, tol, max_iter) -> tuple[np.ndarray, int]:
+def _feature_sign(G, q, beta, w, yy, tol, max_iter, deadline=None) -> tuple[np.ndarray, int]:
     """Feature-sign search (Lee, Battle, Raina & Ng, 2007): exact active-set Lasso.
 
     Each step solves the quadratic restricted to the current orthant on the active set and
@@ -241,6 +254,8 @@ def _feature_sign(G, q, beta, w, yy, tol, max_iter) -> tuple[np.ndarray, int]:
     eps = 1e-12 * beta
     batch = max(1, min(16, p // 4 + 1))
     for it in range(1, max_iter + 1):
+        if _expired(deadline):
+            return w, it
         active = theta != 0
         kkt = np.abs(grad[active] + beta * theta[active])
         added = np.zeros(0, dtype=int)
@@ -299,12 +314,14 @@ def _feature_sign(G, q, beta, w, yy, tol, max_iter) -> tuple[np.ndarray, int]:
     return w, max_iter
 
 
-def _lasso_cd(G, q, beta, w, yy, tol, max_iter) -> tuple[np.ndarray, int]:
+def _lasso_cd(G, q, beta, w, yy, tol, max_iter, deadline=None) -> tuple[np.ndarray, int]:
     """Cyclic coordinate descent on the Gram form (robust fallback)."""
     diag = np.diag(G).copy()
     grad = G @ w - q
     live = np.flatnonzero(diag > 0)
     for sweep in range(1, max_iter + 1):
+        if _expired(deadline):
+            return w, sweep
         # full sweeps alternate with sweeps over the nonzero coefficients only
         for j in live if sweep % 2 == 1 else live[w[live] != 0]:
             old = w[j]
@@ -359,15 +376,22 @@ def _feasible_scale(problem: Problem, H: np.ndarray, v: np.ndarray) -> float:
 
 # ---------------------------------------------------------------- squared loss, vector
 def _group_lasso(
-    problem: Problem, cache: GramCache, W0: np.ndarray | None, tol: float, max_iter: int
+    problem: Problem,
+    cache: GramCache,
+    W0: np.ndarray | None,
+    tol: float,
+    max_iter: int,
+    deadline: float | None = None,
 ) -> MasterSolution:
     """Row-group Lasso ``1/2 ||Yc - Hc W||_F^2 + beta sum_j ||w_j||_2`` (Lemma 11).
 
     Block coordinate descent (each block is one neuron's output row, solved exactly by block
     soft thresholding since its Hessian is ``G_jj I``) finds the active rows; Newton's
     method on the active rows, where the objective is smooth, then converges fast even for
-    the highly correlated features of kink dictionaries. The two alternate until the
-    duality gap is below ``tol``.
+    the highly correlated features of kink dictionaries. The Newton systems (size
+    ``|A| k``) are solved matrix-free by preconditioned conjugate gradients, using the
+    structure ``kron(G_AA, I_k) + blockdiag(beta / ||w_i|| (I - u_i u_i^T))``. The two
+    alternate until the duality gap is below ``tol`` (or ``deadline`` passes).
     """
     beta, p, k = problem.beta, cache.p, problem.n_outputs
     W = np.zeros((p, k)) if W0 is None else np.array(W0, dtype=float).reshape(p, k)
@@ -375,14 +399,14 @@ def _group_lasso(
     diag = np.diag(G).copy()
     n_iter, previous = 0, np.inf
     for _ in range(max(1, min(max_iter // 20, 20))):
-        W, sweeps = _group_bcd(G, Q, beta, W, diag, 10)
-        W, newton = _group_newton(G, Q, beta, W, 30)
+        W, sweeps = _group_bcd(G, Q, beta, W, diag, 10, deadline)
+        W, newton = _group_newton(G, Q, beta, W, 30, deadline)
         n_iter += sweeps + newton
         primal = _group_primal(G, Q, beta, W, yy)
         if _group_gap(G, Q, beta, W, yy) <= tol * max(primal, 1e-300):
             break
-        if previous - primal <= 1e-15 * max(abs(primal), 1e-300):
-            break  # no progress left at this precision
+        if previous - primal <= 1e-15 * max(abs(primal), 1e-300) or _expired(deadline):
+            break  # no progress left at this precision, or no time left
         previous = primal
     return _squared_solution(problem, cache, W, n_iter)
 
@@ -400,10 +424,12 @@ def _group_gap(G, Q, beta, W, yy) -> float:
     return 0.5 * vv + beta * _penalty(W) - (s * vy - 0.5 * s * s * vv)
 
 
-def _group_bcd(G, Q, beta, W, diag, sweeps) -> tuple[np.ndarray, int]:
+def _group_bcd(G, Q, beta, W, diag, sweeps, deadline=None) -> tuple[np.ndarray, int]:
     grad = G @ W - Q
     rows = np.flatnonzero(diag > 0)
-    for _sweep in range(sweeps):
+    for sweep in range(sweeps):
+        if _expired(deadline):
+            return W, sweep
         for j in rows:
             old = W[j].copy()
             z = old - grad[j] / diag[j]
@@ -415,63 +441,123 @@ def _group_bcd(G, Q, beta, W, diag, sweeps) -> tuple[np.ndarray, int]:
     return W, sweeps
 
 
-def _group_newton(G, Q, beta, W, steps) -> tuple[np.ndarray, int]:
+def _group_newton(G, Q, beta, W, steps, deadline=None) -> tuple[np.ndarray, int]:
     """Damped Newton on the active rows (nonzero ``w_j``), with backtracking on the exact
-    objective; rows whose norm collapses leave the active set."""
+    objective; rows whose norm collapses leave the active set. The Newton direction comes
+    from a dense factorization for small systems, else from conjugate gradients on
+    Hessian-vector products (never forming the Hessian)."""
     k = W.shape[1]
     for it in range(1, steps + 1):
+        if _expired(deadline):
+            return W, it
         A = np.flatnonzero(np.linalg.norm(W, axis=1) > 0)
         if A.size == 0:
             return W, it
         WA = W[A]
         norms = np.linalg.norm(WA, axis=1)
         U = WA / norms[:, None]
-        grad = (
-            G[np.ix_(A, A)] @ WA
-            + G[A][:, np.setdiff1d(np.arange(len(W)), A)] @ W[np.setdiff1d(np.arange(len(W)), A)]
-            - Q[A]
-            + beta * U
-        )
-        hess = np.kron(G[np.ix_(A, A)], np.eye(k))
-        for i, j in enumerate(A):
-            del j
-            block = (np.eye(k) - np.outer(U[i], U[i])) * (beta / norms[i])
-            hess[i * k : (i + 1) * k, i * k : (i + 1) * k] += block
-        hess[np.diag_indices_from(hess)] += 1e-12 * max(float(np.trace(hess)) / len(hess), 1e-300)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                step = -solve(hess, grad.ravel(), assume_a="pos", check_finite=False)
-        except (LinAlgError, ValueError):
-            return W, it
-        step = step.reshape(WA.shape)
+        GA = G[np.ix_(A, A)]
+        resid = G[A] @ W - Q[A]  # gradient of the smooth part on the active rows
+        grad = resid + beta * U
+        curv = beta / norms
+        jitter = 1e-12 * max(float(np.mean(np.diag(GA)) + np.mean(curv)), 1e-300)
+
+        def hess(S, GA=GA, U=U, curv=curv, jitter=jitter):
+            proj = S - U * np.sum(U * S, axis=1, keepdims=True)
+            return GA @ S + curv[:, None] * proj + jitter * S
+
+        if A.size * k <= _DENSE_NEWTON:
+            step = _dense_newton_step(GA, U, curv, jitter, grad)
+        else:
+            precond = 1.0 / (np.diag(GA)[:, None] + curv[:, None] * (1.0 - U * U) + jitter)
+            step = _pcg(hess, -grad, precond, deadline)
         decrement = -float(np.sum(step * grad))
-        if decrement <= 1e-30:
+        if not np.isfinite(decrement) or decrement <= 1e-30:
             return W, it
+        # the smooth part is quadratic along the step: exact values without G @ W
+        Hstep = GA @ step
+        lin, quad = float(np.sum(step * resid)), float(np.sum(step * Hstep))
+        pen0 = float(norms.sum())
 
-        def objective(Wa, W=W, A=A):
-            Wf = W.copy()
-            Wf[A] = Wa
-            return 0.5 * float(np.sum(Wf * (G @ Wf))) - float(np.sum(Q * Wf)) + beta * _penalty(Wf)
+        def change(t, WA=WA, step=step, lin=lin, quad=quad, pen0=pen0):
+            pen = float(np.linalg.norm(WA + t * step, axis=1).sum())
+            return t * lin + 0.5 * t * t * quad + beta * (pen - pen0)
 
-        f0, t = objective(WA), 1.0
-        while t > 1e-10 and objective(WA + t * step) > f0 - 1e-4 * t * decrement:
+        t = 1.0
+        while t > 1e-10 and change(t) > -1e-4 * t * decrement:
             t *= 0.5
         if t <= 1e-10:
             return W, it
+        drop = -change(t)
         W = W.copy()
         W[A] = WA + t * step
-        if f0 - objective(W[A]) <= 1e-16 * max(abs(f0), 1.0):
+        f0 = 0.5 * float(np.sum(WA * (GA @ WA))) - float(np.sum(Q[A] * WA)) + beta * pen0
+        if drop <= 1e-16 * max(abs(f0), 1.0):
             return W, it
     return W, steps
 
 
+_DENSE_NEWTON = 800  # largest Newton system (|A| k) solved by a dense Cholesky factorization
+
+
+def _dense_newton_step(GA, U, curv, jitter, grad) -> np.ndarray:
+    """The Newton direction from the explicit Hessian (small systems)."""
+    m, k = U.shape
+    hess = np.kron(GA, np.eye(k))
+    for i in range(m):
+        hess[i * k : (i + 1) * k, i * k : (i + 1) * k] += curv[i] * (
+            np.eye(k) - np.outer(U[i], U[i])
+        )
+    hess[np.diag_indices_from(hess)] += max(jitter, 1e-12 * float(np.trace(hess)) / len(hess))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            step = -solve(hess, grad.ravel(), assume_a="pos", check_finite=False)
+    except (LinAlgError, ValueError):
+        return np.zeros_like(grad)
+    return step.reshape(grad.shape)
+
+
+def _pcg(hess, rhs, precond, deadline=None, rtol=1e-10, max_iter=100) -> np.ndarray:
+    """Preconditioned conjugate gradients for ``hess(x) = rhs`` (``hess`` symmetric positive
+    semidefinite, as a function on arrays shaped like ``rhs``); stops at relative residual
+    ``rtol``, after ``max_iter`` steps, at ``deadline`` or on breakdown."""
+    x = np.zeros_like(rhs)
+    r = rhs.copy()
+    z = precond * r
+    d = z.copy()
+    rz = float(np.sum(r * z))
+    stop = rtol * float(np.linalg.norm(rhs))
+    for i in range(max_iter):
+        if float(np.linalg.norm(r)) <= stop or (i % 10 == 9 and _expired(deadline)):
+            break
+        Hd = hess(d)
+        dHd = float(np.sum(d * Hd))
+        if dHd <= 0 or not np.isfinite(dHd):
+            break
+        alpha = rz / dHd
+        x += alpha * d
+        r -= alpha * Hd
+        z = precond * r
+        rz_new = float(np.sum(r * z))
+        d = z + (rz_new / rz) * d
+        rz = rz_new
+    return x
+
+
 # ---------------------------------------------------------------- hinge
-def _l1_svm(problem: Problem, H: np.ndarray) -> MasterSolution:
+def _l1_svm(
+    problem: Problem,
+    H: np.ndarray,
+    W0: np.ndarray | None = None,
+    deadline: float | None = None,
+) -> MasterSolution:
     """l1-SVM ``sum_i max(0, 1 - y_i(h_i^T w + c)) + beta ||w||_1`` as a linear program.
 
     Variables ``(w+, w-, xi, c)``; constraints ``y_i (h_i^T (w+ - w-) + c) + xi_i >= 1``.
     The LP multipliers ``lambda_i`` in [0, 1] give the dual vector ``v = y * lambda``.
+    With a ``deadline`` HiGHS gets the time left as its ``time_limit``; if it stops without
+    a solution, the warm start ``W0`` (best offset) is returned with its subgradient dual.
     """
     from scipy.optimize import linprog
 
@@ -486,14 +572,22 @@ def _l1_svm(problem: Problem, H: np.ndarray) -> MasterSolution:
         parts.append(-y[:, None])
         cost.append([0.0])
         bounds.append((None, None))
+    options = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+    if deadline is not None:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return _binary_fallback(problem, H, W0)
+        options["time_limit"] = left
     res = linprog(
         np.concatenate(cost),
         A_ub=np.hstack(parts),
         b_ub=-np.ones(n),
         bounds=bounds,
         method="highs",
-        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+        options=options,
     )
+    if res.status == 1 and deadline is not None:  # HiGHS stopped at its time limit
+        return _binary_fallback(problem, H, W0)
     if res.status != 0:
         raise RuntimeError(f"The l1-SVM master problem failed in HiGHS: {res.message}")
     W = res.x[:p] - res.x[p : 2 * p]
@@ -501,6 +595,21 @@ def _l1_svm(problem: Problem, H: np.ndarray) -> MasterSolution:
     lam = np.clip(-res.ineqlin.marginals, 0.0, 1.0)
     v = problem.loss.dual_domain_project(y * lam, y, problem.bias)
     return _binary_solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
+
+
+def _binary_fallback(problem: Problem, H: np.ndarray, W0: np.ndarray | None) -> MasterSolution:
+    """The warm start ``W0`` (0 if None) with its best offset and ``v = -grad L``: the answer
+    of a master solve that ran out of time before it found anything better."""
+    p = H.shape[1]
+    W = np.zeros(p) if W0 is None else np.array(W0, dtype=float).reshape(p)
+    f = H @ W
+    c = float(problem.best_offset(f)) if problem.bias else None
+    if c is not None:
+        f = f + c
+    v = problem.loss.dual_domain_project(
+        -problem.loss.gradient(f, problem.y), problem.y, problem.bias
+    )
+    return _binary_solution(problem, H, W, c, v, 0)
 
 
 def _binary_solution(problem, H, W, c, v, n_iter) -> MasterSolution:
@@ -522,7 +631,12 @@ def _binary_solution(problem, H, W, c, v, n_iter) -> MasterSolution:
 
 # ---------------------------------------------------------------- logistic
 def _l1_logistic(
-    problem: Problem, H: np.ndarray, W0: np.ndarray | None, tol: float, max_iter: int
+    problem: Problem,
+    H: np.ndarray,
+    W0: np.ndarray | None,
+    tol: float,
+    max_iter: int,
+    deadline: float | None = None,
 ) -> MasterSolution:
     """l1-logistic regression ``sum log(1 + exp(-y(Hw + c))) + beta ||w||_1`` by L-BFGS-B on
     the split ``w = w+ - w-`` (w+, w- >= 0): smooth with bounds, solved to high accuracy."""
@@ -546,6 +660,11 @@ def _l1_logistic(
         return float(np.sum(np.logaddexp(0.0, -y * f)) + beta * x[: 2 * p].sum()), grad
 
     bounds = [(0.0, None)] * (2 * p) + [(None, None) if problem.bias else (0.0, 0.0)]
+
+    def stop_at_deadline(intermediate_result):  # L-BFGS-B ends cleanly on StopIteration
+        if _expired(deadline):
+            raise StopIteration
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = minimize(
@@ -554,6 +673,7 @@ def _l1_logistic(
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
+            callback=stop_at_deadline if deadline is not None else None,
             options={
                 "maxiter": max_iter,
                 "ftol": 1e-15,
