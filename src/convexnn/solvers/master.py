@@ -587,7 +587,12 @@ def _l1_svm(
         options=options,
     )
     if res.status == 1 and deadline is not None:  # HiGHS stopped at its time limit
-        return _binary_fallback(problem, H, W0)
+        fallback = _binary_fallback(problem, H, W0)
+        if res.x is None or not np.all(np.isfinite(res.x)):
+            return fallback
+        # its current point, if better: any weights are valid (the objective is evaluated)
+        current = _binary_fallback(problem, H, res.x[:p] - res.x[p : 2 * p])
+        return current if current.objective < fallback.objective else fallback
     if res.status != 0:
         raise RuntimeError(f"The l1-SVM master problem failed in HiGHS: {res.message}")
     W = res.x[:p] - res.x[p : 2 * p]
