@@ -159,6 +159,17 @@ def test_history(tmp_path):
     np.testing.assert_allclose(twin.get_lines()[0].get_ydata(), [2.0, 0.2, 1e-5], rtol=1e-9)
 
 
+def test_history_marks_an_end_of_run_bound(tmp_path):
+    rng = np.random.default_rng(0)
+    prob = cnn.Problem(rng.standard_normal((40, 6)), rng.standard_normal(40), beta=1.0)
+    with pytest.warns(cnn.ConvergenceWarning):
+        res = cnn.solve(prob, max_iter=2, random_state=0)
+    assert res.lower_bound > res.history["lower_bound"][-1]  # the final tight bound
+    ax = plotting.plot_history(res, path=tmp_path / "final.png")
+    star = [line for line in ax.get_lines() if line.get_label().startswith("final certified")]
+    assert len(star) == 1 and star[0].get_ydata()[0] == res.lower_bound
+
+
 def test_history_requires_objective():
     with pytest.raises(ValueError, match="'objective'"):
         plotting.plot_history({})

@@ -390,7 +390,8 @@ def plot_history(
     """Objective, certified lower bound and gap per iteration (a ``Result.history``).
 
     Objective and lower bound share the left axis; the gap ``objective - lower bound`` is
-    drawn on a log scale on the right. Infinite lower bounds are left out.
+    drawn on a log scale on the right. Infinite lower bounds are left out. For a Result whose
+    final lower bound beats the last iteration's (an end-of-run bound), it is marked by a star.
     """
     history = result.history if isinstance(result, Result) else result
     if not isinstance(history, dict) or "objective" not in history or not history["objective"]:
@@ -426,6 +427,18 @@ def plot_history(
             twin.set_yscale("log")
             twin.set_ylabel("gap", color=_RED)
             twin.tick_params(axis="y", colors=_RED)
+        final = result.lower_bound if isinstance(result, Result) else -np.inf
+        if finite.any() and np.isfinite(final) and final > lower[finite][-1]:
+            # the end-of-run bound (e.g. the cutting plane's tight bound) is not an iteration
+            lines += ax.plot(
+                [steps[-1]],
+                [final],
+                color=_GREEN,
+                marker="*",
+                ms=12,
+                ls="none",
+                label=f"final certified lower bound {final:.4g}",
+            )
     shown = np.concatenate([np.asarray(line.get_ydata(), float) for line in ax.get_lines()])
     shown = shown[np.isfinite(shown)]
     if shown.size and shown.min() > 0 and shown.max() > 20 * shown.min():
