@@ -341,25 +341,13 @@ def _squared_solution(
     problem: Problem, cache: GramCache, W: np.ndarray, n_iter: int
 ) -> MasterSolution:
     """Residual, offset, scaled dual and gap, evaluated on the features themselves."""
-    H, y, beta = cache.H, problem.y, problem.beta
+    H, y = cache.H, problem.y
     c = cache.y_mean - cache.mean @ W if problem.bias else None
     f = H @ W + (c if c is not None else 0.0)
     v = problem.loss.dual_domain_project(y - f, y, problem.bias)
-    objective = problem.loss.value(f, y) + beta * _penalty(W)
-    scale = _feasible_scale(problem, H, v)
-    s = problem.loss.best_dual_scale(v, y, scale)
-    dual_objective = problem.loss.dual_value(s * v, y)
     if c is not None:
         c = float(c) if np.ndim(c) == 0 else np.asarray(c)
-    return MasterSolution(
-        W=W,
-        c=c,
-        dual=v,
-        objective=float(objective),
-        dual_objective=float(dual_objective),
-        gap=float(max(objective - dual_objective, 0.0)),
-        n_iter=n_iter,
-    )
+    return _solution(problem, H, W, c, v, n_iter)
 
 
 def _penalty(W: np.ndarray) -> float:
@@ -599,7 +587,7 @@ def _l1_svm(
     c = float(res.x[-1]) if problem.bias else None
     lam = np.clip(-res.ineqlin.marginals, 0.0, 1.0)
     v = problem.loss.dual_domain_project(y * lam, y, problem.bias)
-    return _binary_solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
+    return _solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
 
 
 def _binary_fallback(problem: Problem, H: np.ndarray, W0: np.ndarray | None) -> MasterSolution:
@@ -614,10 +602,12 @@ def _binary_fallback(problem: Problem, H: np.ndarray, W0: np.ndarray | None) -> 
     v = problem.loss.dual_domain_project(
         -problem.loss.gradient(f, problem.y), problem.y, problem.bias
     )
-    return _binary_solution(problem, H, W, c, v, 0)
+    return _solution(problem, H, W, c, v, 0)
 
 
-def _binary_solution(problem, H, W, c, v, n_iter) -> MasterSolution:
+def _solution(problem, H, W, c, v, n_iter) -> MasterSolution:
+    """The master's primal objective and the dual objective of ``v`` scaled to feasibility
+    over the dictionary (any loss): the gap the master reports."""
     y = problem.y
     f = H @ W + (c if c is not None else 0.0)
     objective = problem.loss.value(f, y) + problem.beta * _penalty(W)
@@ -690,7 +680,7 @@ def _l1_logistic(
     c = float(res.x[-1]) if problem.bias else None
     f = H @ W + (c if c is not None else 0.0)
     v = problem.loss.dual_domain_project(-problem.loss.gradient(f, y), y, problem.bias)
-    return _binary_solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
+    return _solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
 
 
 __all__ = ["FeatureBuffer", "GramCache", "MasterSolution", "features", "solve_master"]
