@@ -21,6 +21,7 @@ from ._validation import as_float_array
 FORMAT_NAME = "convexnn.ReLUNetwork"
 FORMAT_VERSION = 1
 _ARRAYS = ("U", "b", "W", "c")
+_BLOCK_ENTRIES = 1 << 16  # hidden-layer entries per block of rows in predict (~512 KB)
 
 
 class ModelFileError(ValueError):
@@ -99,17 +100,34 @@ class ReLUNetwork:
     # ------------------------------------------------------------------ evaluation
     def hidden(self, X: Any) -> np.ndarray:
         """Hidden activations ``(X U + 1 b^T)_+`` of shape (n, m)."""
-        X = self._check_X(X)
+        return self._hidden(self._check_X(X))
+
+    def _hidden(self, X: np.ndarray) -> np.ndarray:
         Z = X @ self.U
         if self.b is not None:
-            Z = Z + self.b
-        return np.maximum(Z, 0.0)
+            Z += self.b
+        return np.maximum(Z, 0.0, out=Z)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Network output ``(X U + 1 b^T)_+ W + c``: shape (n,) or (n, k)."""
-        out = self.hidden(X) @ self.W
+        """Network output ``(X U + 1 b^T)_+ W + c``: shape (n,) or (n, k).
+
+        Large inputs are evaluated in blocks of rows (the same arithmetic per row), so the
+        (n, m) hidden layer is never held whole: at n = 10^6 that array was the cost.
+        """
+        X = self._check_X(X)
+        n = X.shape[0]
+        # blocks of a multiple of 64 rows: BLAS kernels group rows, and aligned blocks group
+        # them as one call over all rows does (bit-for-bit the same outputs)
+        rows = max(_BLOCK_ENTRIES // max(self.width, 1) // 64, 1) * 64
+        if n <= rows:
+            out = self._hidden(X) @ self.W
+        else:
+            out = np.empty((n,) + self.W.shape[1:])
+            for start in range(0, n, rows):
+                stop = min(start + rows, n)
+                out[start:stop] = self._hidden(X[start:stop]) @ self.W
         if self.c is not None:
-            out = out + self.c
+            out += self.c
         return out
 
     __call__ = predict
