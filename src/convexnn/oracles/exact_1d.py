@@ -11,8 +11,6 @@ Data only approximately on a line get the residual added to the bound (still sou
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from ..problem import Problem
@@ -28,9 +26,8 @@ from ._common import (
     scale_invariant,
     sorted_kink_values,
 )
+from ._line import sorted_line
 from .base import Oracle, OracleResult
-
-_order_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Exact1D(Oracle):
@@ -75,7 +72,7 @@ def line_oracle(problem: Problem, v: np.ndarray, red: Reduction, n_candidates: i
         vals, biases = _both_orientations(problem, t, v)
         margin *= 2  # the s = -1 values add one more prefix sum's rounding
     elif problem.bias:  # one sort serves both orientations (decreasing -t = increasing t)
-        order, _ = _sorted_line(problem, t)
+        order = sorted_line(problem, t).order
         orders = np.stack([order, order[::-1]])
         Zs = np.stack([t[order], -t[order[::-1]]])
         vals, Zs = sorted_kink_values(Zs, v[orders])
@@ -101,18 +98,6 @@ def line_oracle(problem: Problem, v: np.ndarray, red: Reduction, n_candidates: i
     return finalize(problem, v, U, b, upper, exact, n_candidates, values=swept)
 
 
-def _sorted_line(problem: Problem, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``order = argsort(t)`` reversed and ``t[order]``, computed once per problem (``t``
-    depends on X only, and the cutting plane calls the oracle once per iteration: later calls
-    are O(n))."""
-    cached = _order_cache.get(problem)
-    if cached is not None and cached[0].size == t.size:
-        return cached
-    order = np.argsort(t)[::-1].copy()  # ties: any order gives the same kink values
-    _order_cache[problem] = (order, t[order])
-    return order, t[order]
-
-
 def _both_orientations(
     problem: Problem, t: np.ndarray, v: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +108,8 @@ def _both_orientations(
     value at the kink ``b' = -t_k``; since ``(z)_+ - (-z)_+ = z``, the ``s = -1`` value at
     ``b' = t_k`` is ``sum_i v_i (t_k - t_i) + P_k = P_k - v^T t + t_k 1^T v``.
     """
-    order, ts = _sorted_line(problem, t)
-    vs = v[order]
+    line = sorted_line(problem, t)  # once per problem: later calls are O(n)
+    ts, vs = line.t, line.gather(v)
     P = prefix_sum((vs * ts)[None])[0]
     C = prefix_sum(vs[None])[0]
     vals = np.empty((ts.size, 2))
