@@ -398,3 +398,49 @@ def test_time_limit_is_respected_on_vector_outputs():
     assert res.status == "time_limit"
     assert res.lower_bound <= res.objective
     assert prob.dual_objective(res.dual) == pytest.approx(res.lower_bound, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+@pytest.mark.parametrize(("bias", "k"), [(True, None), (False, None), (True, 2)])
+def test_one_dimensional_line_gram_path_matches_the_dense_path(monkeypatch, seed, bias, k):
+    """Squared loss on 1-D inputs runs its masters on prefix moments of the sorted data
+    (``LineGram``), never forming features; forcing the dense Gram cache must give the same
+    certified optimum (both certify rel. gap 1e-8, so they agree to ~2e-8), and for scalar
+    outputs both match the exact CVXPY reference (for vector outputs the arrangement program
+    is not the exact optimum: the certified runs go below it)."""
+    from convexnn.solvers import cutting_plane
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, (30, 1))
+    y = np.sin(2 * x[:, 0]) + 0.2 * rng.standard_normal(30)
+    Y = y if k is None else np.column_stack([y, np.cos(x[:, 0])])
+    prob = cnn.Problem(x, Y, beta=0.05, bias=bias)
+    fast = cnn.solve(prob, tol=1e-8)
+    monkeypatch.setattr(cutting_plane.LineGram, "applies", staticmethod(lambda problem: False))
+    dense = cnn.solve(prob, tol=1e-8)
+    assert fast.certified and dense.certified
+    assert fast.objective == pytest.approx(dense.objective, rel=3e-8)
+    assert fast.lower_bound <= dense.objective and dense.lower_bound <= fast.objective
+    if k is not None:
+        return
+    opt = reference(prob)
+    for res in (fast, dense):
+        assert abs(res.objective - opt) <= REF_RTOL * abs(opt)
+        assert res.lower_bound <= opt + SOUND_RTOL * abs(opt)
+
+
+def test_large_one_dimensional_run_is_certified_and_evaluated_on_the_network():
+    """n = 60,000 (coarse start, 1-D master on prefix moments): certified, and the Result's
+    objective is exactly the network's own dense evaluation (predictions in row blocks are
+    bit-for-bit those of one pass)."""
+    rng = np.random.default_rng(1)
+    n = 60_000
+    x = rng.uniform(-3, 3, (n, 1))
+    y = np.sin(2 * x[:, 0]) + 0.3 * rng.standard_normal(n)
+    prob = cnn.Problem(x, y, beta=0.01 * n)
+    res = cnn.solve(prob, tol=1e-6, max_iter=200)
+    assert res.certified and res.info["exact"]
+    net = res.network
+    f = net.hidden(x) @ net.W + net.c
+    assert res.objective == prob.loss.value(f, y) + prob.beta * net.weight_decay()
+    assert res.lower_bound <= res.objective

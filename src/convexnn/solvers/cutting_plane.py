@@ -45,12 +45,15 @@ from ..network import ReLUNetwork
 from ..problem import Problem
 from ..result import Result
 from ._common import ConvergenceWarning, Timer, finish
+from .line_gram import LineGram
 from .master import FeatureBuffer, GramCache, MasterSolution, features, solve_master
 
 
 class _Dictionary:
     """The master problem's neurons: unit-norm ``u_j`` (columns of U), biases ``b_j``, and
-    their features ``(X u_j + b_j)_+`` (kept in a Gram cache for the squared loss)."""
+    their features ``(X u_j + b_j)_+``: dense, with a Gram cache for the squared loss; for
+    the squared loss on 1-D inputs never formed, the Gram matrix coming from prefix moments
+    of the sorted data (:class:`~convexnn.solvers.line_gram.LineGram`)."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
@@ -59,11 +62,14 @@ class _Dictionary:
         k = problem.n_outputs
         self.W = np.zeros((0,) if k is None else (0, k))
         self.squared = problem.loss.name == "squared"
-        if self.squared:
+        self.cache: GramCache | LineGram | None = None
+        self.buffer: FeatureBuffer | None = None
+        if self.squared and LineGram.applies(problem):
+            self.cache = LineGram(problem)
+        elif self.squared:
             self.cache = GramCache(problem.y, problem.bias)
-            self.buffer = self.cache.features
         else:
-            self.cache, self.buffer = None, FeatureBuffer(problem.n_samples)
+            self.buffer = FeatureBuffer(problem.n_samples)
 
     @property
     def size(self) -> int:
@@ -85,19 +91,22 @@ class _Dictionary:
         U, b, W = U[:, ok] / norms[ok], b[ok] / norms[ok], W[ok]
         keep = _novel(np.vstack([self.U, self.b]), np.vstack([U, b]))  # identify by (u, b)
         U, b, W = U[:, keep], b[keep], W[keep]
-        Hnew = features(self.problem.X, U, b if self.problem.bias else None)
-        live = Hnew.max(axis=0, initial=0.0) > 0
-        U, b, W, Hnew = U[:, live], b[live], W[live], Hnew[:, live]
-        if U.shape[1] == 0:
-            return 0
+        live = self._append(U, b if self.problem.bias else None)
+        U, b, W = U[:, live], b[live], W[live]
         self.U = np.hstack([self.U, U])
         self.b = np.concatenate([self.b, b])
         self.W = np.concatenate([self.W, W], axis=0)
-        if self.squared:
-            self.cache.append(Hnew)
-        else:
-            self.buffer.append(Hnew)
         return U.shape[1]
+
+    def _append(self, U: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        """Store the neurons that are positive on some sample; returns their mask."""
+        if isinstance(self.cache, LineGram):
+            return self.cache.add(U, b)
+        Hnew = features(self.problem.X, U, b)
+        live = Hnew.max(axis=0, initial=0.0) > 0
+        if live.any():
+            (self.cache if self.squared else self.buffer).append(Hnew[:, live])
+        return live
 
     def solve(self, tol: float, deadline: float | None = None) -> MasterSolution:
         sol = solve_master(
@@ -118,10 +127,7 @@ class _Dictionary:
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the neurons where ``mask`` is true."""
         self.U, self.b, self.W = self.U[:, mask], self.b[mask], self.W[mask]
-        if self.squared:
-            self.cache.keep(mask)
-        else:
-            self.buffer.keep(mask)
+        (self.cache if self.squared else self.buffer).keep(mask)
 
     def prune(self) -> None:
         """Drop neurons with zero output weight."""

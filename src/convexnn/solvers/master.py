@@ -31,6 +31,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, solve
 
 from ..problem import Problem
+from .line_gram import LineGram
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,14 @@ class GramCache:
         self.G = self.G[np.ix_(mask, mask)]
         self.q = self.q[mask]
 
+    def matvec(self, W: np.ndarray) -> np.ndarray:
+        """``H W``: the dictionary's output for weights ``W``."""
+        return self.H @ W
+
+    def rmatvec(self, v: np.ndarray) -> np.ndarray:
+        """``H^T v``: each feature's correlation with ``v``."""
+        return self.H.T @ v
+
 
 def solve_master(
     problem: Problem,
@@ -176,10 +185,11 @@ def solve_master(
     its dual objective and gap are still exact evaluations (so still valid).
     """
     name = problem.loss.name
-    if isinstance(H, GramCache) and name != "squared":
+    cached = isinstance(H, (GramCache, LineGram))
+    if cached and name != "squared":
         H = H.H
     if name == "squared":
-        cache = H if isinstance(H, GramCache) else _cache_for(problem, H)
+        cache = H if cached else _cache_for(problem, H)
         if problem.n_outputs is None:
             return _lasso(problem, cache, W0, tol, max_iter, deadline)
         return _group_lasso(problem, cache, W0, tol, max_iter, deadline)
@@ -338,25 +348,27 @@ def _lasso_cd(G, q, beta, w, yy, tol, max_iter, deadline=None) -> tuple[np.ndarr
 
 
 def _squared_solution(
-    problem: Problem, cache: GramCache, W: np.ndarray, n_iter: int
+    problem: Problem, cache: GramCache | LineGram, W: np.ndarray, n_iter: int
 ) -> MasterSolution:
     """Residual, offset, scaled dual and gap, evaluated on the features themselves."""
-    H, y = cache.H, problem.y
+    y = problem.y
     c = cache.y_mean - cache.mean @ W if problem.bias else None
-    f = H @ W + (c if c is not None else 0.0)
+    f = cache.matvec(W)
+    if c is not None:
+        f += c
     v = problem.loss.dual_domain_project(y - f, y, problem.bias)
     if c is not None:
         c = float(c) if np.ndim(c) == 0 else np.asarray(c)
-    return _solution(problem, H, W, c, v, n_iter)
+    return _solution(problem, W, c, v, n_iter, f=f, HtV=cache.rmatvec(v))
 
 
 def _penalty(W: np.ndarray) -> float:
     return float(np.abs(W).sum()) if W.ndim == 1 else float(np.linalg.norm(W, axis=1).sum())
 
 
-def _feasible_scale(problem: Problem, H: np.ndarray, v: np.ndarray) -> float:
-    """Largest s with ``s v`` feasible for the restricted dual: ``beta / max_j |h_j^T v|``."""
-    HtV = H.T @ v
+def _feasible_scale(problem: Problem, HtV: np.ndarray) -> float:
+    """Largest s with ``s v`` feasible for the restricted dual: ``beta / max_j |h_j^T v|``,
+    from the correlations ``HtV = H^T v``."""
     m = np.abs(HtV) if HtV.ndim == 1 else np.linalg.norm(HtV, axis=1)
     top = float(np.max(m, initial=0.0))
     return np.inf if top == 0 else problem.beta / top
@@ -587,7 +599,8 @@ def _l1_svm(
     c = float(res.x[-1]) if problem.bias else None
     lam = np.clip(-res.ineqlin.marginals, 0.0, 1.0)
     v = problem.loss.dual_domain_project(y * lam, y, problem.bias)
-    return _solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
+    f = H @ W + (c if c is not None else 0.0)
+    return _solution(problem, W, c, v, int(getattr(res, "nit", 0)), f=f, HtV=H.T @ v)
 
 
 def _binary_fallback(problem: Problem, H: np.ndarray, W0: np.ndarray | None) -> MasterSolution:
@@ -602,16 +615,17 @@ def _binary_fallback(problem: Problem, H: np.ndarray, W0: np.ndarray | None) -> 
     v = problem.loss.dual_domain_project(
         -problem.loss.gradient(f, problem.y), problem.y, problem.bias
     )
-    return _solution(problem, H, W, c, v, 0)
+    return _solution(problem, W, c, v, 0, f=f, HtV=H.T @ v)
 
 
-def _solution(problem, H, W, c, v, n_iter) -> MasterSolution:
+def _solution(problem, W, c, v, n_iter, *, f, HtV) -> MasterSolution:
     """The master's primal objective and the dual objective of ``v`` scaled to feasibility
-    over the dictionary (any loss): the gap the master reports."""
+    over the dictionary (any loss): the gap the master reports. ``f = H W + c`` is the output
+    of the weights, ``HtV = H^T v`` the features' correlations with ``v`` (each computed
+    once by the caller)."""
     y = problem.y
-    f = H @ W + (c if c is not None else 0.0)
     objective = problem.loss.value(f, y) + problem.beta * _penalty(W)
-    s = problem.loss.best_dual_scale(v, y, _feasible_scale(problem, H, v))
+    s = problem.loss.best_dual_scale(v, y, _feasible_scale(problem, HtV))
     dual_objective = problem.loss.dual_value(s * v, y)
     return MasterSolution(
         W=W,
@@ -680,7 +694,14 @@ def _l1_logistic(
     c = float(res.x[-1]) if problem.bias else None
     f = H @ W + (c if c is not None else 0.0)
     v = problem.loss.dual_domain_project(-problem.loss.gradient(f, y), y, problem.bias)
-    return _solution(problem, H, W, c, v, int(getattr(res, "nit", 0)))
+    return _solution(problem, W, c, v, int(getattr(res, "nit", 0)), f=f, HtV=H.T @ v)
 
 
-__all__ = ["FeatureBuffer", "GramCache", "MasterSolution", "features", "solve_master"]
+__all__ = [
+    "FeatureBuffer",
+    "GramCache",
+    "LineGram",
+    "MasterSolution",
+    "features",
+    "solve_master",
+]
