@@ -177,3 +177,26 @@ def test_group_lasso_conjugate_gradient_newton_matches_cvxpy(monkeypatch, bias):
     assert abs(sol.objective - ref) <= 1e-6 * abs(ref)
     assert sol.dual_objective <= ref + 1e-7 * abs(ref)
     assert np.count_nonzero(np.linalg.norm(sol.W, axis=1)) > 1  # Newton had work to do
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+def test_group_lasso_on_a_singular_gram_with_rounding_noise(seed):
+    """1-D kink dictionaries give singular Gram matrices (the features of 15 points span
+    fewer dimensions than there are neurons); a Gram computed another way differs from the
+    dense one by rounding (~1e-16), which can leave a row at ~1e-14 instead of 0. Newton must
+    not stall on it (curvature beta / ||w_j|| ~ 1e12): the master still reaches the optimum."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, 15)
+    Y = np.column_stack([np.sin(3 * x), x**2])
+    prob = cnn.Problem(x[:, None], Y, beta=0.05)
+    kinks = x[rng.choice(15, 12, replace=False)]
+    U = np.where(rng.standard_normal(12) > 0, 1.0, -1.0)[None, :]
+    H = features(prob.X, U, -U[0] * kinks)
+    ref = cvxpy_master(prob, H)
+    cache = GramCache(prob.y, True)
+    cache.append(H)
+    noise = 1e-16 * rng.standard_normal(cache.G.shape) * np.abs(cache.G).max()
+    cache.G = cache.G + (noise + noise.T)
+    sol = solve_master(prob, cache)
+    assert abs(sol.objective - ref) <= 1e-6 * abs(ref)
+    assert sol.gap <= 1e-8 * sol.objective

@@ -450,7 +450,10 @@ def _group_newton(G, Q, beta, W, steps, deadline=None) -> tuple[np.ndarray, int]
     for it in range(1, steps + 1):
         if _expired(deadline):
             return W, it
-        A = np.flatnonzero(np.linalg.norm(W, axis=1) > 0)
+        norms = np.linalg.norm(W, axis=1)
+        # rows at the rounding level of zero stay fixed (block coordinate descent moves them):
+        # their curvature beta / ||w_j|| would stall every Newton step at a tiny length
+        A = np.flatnonzero(norms > 1e-9 * norms.max(initial=0.0))
         if A.size == 0:
             return W, it
         WA = W[A]
