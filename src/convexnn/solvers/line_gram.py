@@ -1,4 +1,4 @@
-"""The squared-loss master's Gram cache for 1-D inputs, from prefix moments of the sorted data.
+"""The squared-loss master's Gram cache for 1-D inputs, from the sorted data (no features).
 
 The Lasso and group-Lasso masters (:mod:`convexnn.solvers.master`) need, for the features
 ``h_j = (x u_j + b_j)_+`` of a neuron dictionary, the centered Gram matrix ``G = Hc^T Hc``, the
@@ -6,34 +6,73 @@ correlations ``q = Hc^T yc``, the means of the features, the predictions ``H W``
 correlations ``H^T v`` of a dual vector. :class:`~convexnn.solvers.master.GramCache` forms the
 dense ``(n, p)`` features for them: O(n p) time and memory per iteration.
 
-With one input dimension a neuron is ``h = a (s t + b')_+`` with ``t = x - m`` (the centered
-coordinate of the exact 1-D oracle, :func:`convexnn.oracles._line.sorted_line`), ``a = |u|``,
-``s = sign(u)`` and ``b' = (b + u m) / a``. It is active on a contiguous run of the sorted
-``t``, so every entry above is a sum over a run (the overlap of two runs for ``G``)::
+With one input dimension a neuron is ``h = (alpha t + gamma)_+`` in the centered coordinate
+``t = x - m`` of the exact 1-D oracle (:func:`convexnn.oracles._line.sorted_line`), with
+``alpha = u`` and ``gamma = b + u m``; it is active on a contiguous run of the sorted ``t``.
+The runs' ends cut the sorted data into *segments* on each of which every neuron is either
+zero or linear. With the moments ``T0, T1, T2`` of ``d = t - tau`` on each segment (``tau`` its
+first point) and ``beta_j = alpha_j tau + gamma_j`` (neuron j's value at ``tau``)::
 
-    sum_run h_j h_k = a_j a_k (s_j s_k T2 + (s_j b'_k + s_k b'_j) T1 + b'_j b'_k T0),
+    sum_segment h_j h_k = a_j a_k T2 + (a_j beta_k + beta_j a_k) T1 + beta_j beta_k T0
+                                                                     (a = alpha),
 
-with ``T0, T1, T2`` the run's sums of ``1, t, t^2``, read from prefix sums computed once per
-problem. Adding ``q`` neurons to ``p`` then costs O((p + q) q) after an O(q log n) search; the
-predictions ``H W`` are a piecewise-linear spline evaluated along the sorted order and
-``H^T v`` comes from two prefix sums of ``v``: O(n) each, with no ``(n, p)`` array.
+so each entry is a short sum over segments of terms no larger than the features themselves
+(segment sums are pairwise sums of the data: as accurate as a dense dot product). One O(n)
+pass computes the segment moments when neurons are added, and ``H W`` (a piecewise-linear
+spline) and ``H^T v`` cost O(n) each: no ``(n, p)`` array at any point.
 
-Rounding: run sums are differences of blocked prefix sums (error ~ sqrt(n) eps times the sum
-of magnitudes, :func:`convexnn.oracles._common.prefix_sum`). With bias, a neuron active on
-every sample is linear there and its *centered* feature does not depend on ``b'``, so ``G``
-and ``q`` use ``b'`` clipped to the data's range (no cancellation of huge ``b'^2 n`` terms);
-the means and the predictions use the true ``b'``. These quantities only steer the master
-problem: the cutting plane's lower bound comes from the oracle alone, and results are
-evaluated on the network itself.
+With bias, a neuron active on every sample is linear there and its *centered* feature does not
+depend on ``gamma``, so ``G`` and ``q`` use ``gamma`` clipped to the data's range (no
+cancellation of huge ``gamma^2 n`` terms); means and predictions use the true ``gamma``. These
+quantities only steer the master problem: the cutting plane's lower bound comes from the
+oracle alone, and results are evaluated on the network itself.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ..oracles._common import prefix_sum, reduce_data
-from ..oracles._line import sorted_line
+from ..oracles._common import reduce_data
+from ..oracles._line import SortedLine, sorted_line
 from ..problem import Problem
+
+
+@dataclass(frozen=True, eq=False)
+class _Segments:
+    """The sorted data cut at the ends of the neurons' runs: segment i is the positions
+    ``[start_i, start_i + length_i)``; ``d = t - tau`` along the sorted data, with ``tau_i``
+    the first ``t`` of segment i; ``T1``, ``T2`` the sums of ``d`` and ``d^2`` on each."""
+
+    start: np.ndarray
+    length: np.ndarray
+    tau: np.ndarray
+    d: np.ndarray
+    T1: np.ndarray
+    T2: np.ndarray
+
+    @classmethod
+    def cut(cls, line: SortedLine, ends: np.ndarray) -> _Segments:
+        n = line.size
+        edges = np.unique(np.concatenate([[0, n], ends]))
+        start, length = edges[:-1], np.diff(edges)
+        tau = line.t[start]
+        d = line.t - np.repeat(tau, length)
+        return cls(start, length, tau, d, _sums(d, start), _sums(d * d, start))
+
+    def members(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """(p, S) 0/1 matrix: neuron j is active on segment i (runs are unions of segments)."""
+        return ((lo[:, None] <= self.start) & (self.start < hi[:, None])).astype(float)
+
+    def spread(self, per_segment: np.ndarray) -> np.ndarray:
+        """Rows of ``per_segment`` (S, k) repeated over the positions of their segments."""
+        return np.repeat(per_segment, self.length, axis=0)
+
+
+def _sums(a: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Sums of ``a`` (n, ...) over the segments beginning at ``start`` (pairwise sums)."""
+    return np.add.reduceat(a, start, axis=0)
 
 
 class LineGram:
@@ -61,19 +100,18 @@ class LineGram:
         self.y_mean = y.mean(axis=0) if self.bias else np.zeros(y.shape[1:])
         yc = y - self.y_mean
         self.yy = float(np.sum(yc**2))
-        self._k = 1 if y.ndim == 1 else y.shape[1]
-        ts = self.line.t
-        ycs = self.line.gather(yc).reshape(ts.size, self._k)
-        rows = np.vstack([ts, ts * ts, ycs.T, (ts[:, None] * ycs).T])
-        self._moments = _runs(prefix_sum(rows))  # (2 + 2k, n + 1): T1, T2, Y, TY
-        self._reach = (-float(ts[-1]), float(ts[0]))  # max of -s t for s = +1, -1
+        self._yc = self.line.gather(yc).reshape(self.line.size, -1)  # (n, k), sorted
+        # an everywhere-active neuron's gamma may be clipped to this (bias: same centering)
+        self._reach = (-float(self.line.t[-1]), float(self.line.t[0]))
         self.U = np.zeros((1, 0))
         self.b = np.zeros(0)
-        self._a = np.zeros(0)
-        self._s = np.zeros(0)
-        self._off = np.zeros(0)  # b'
+        self._alpha = np.zeros(0)
+        self._gamma = np.zeros(0)
+        self._gamma_eff = np.zeros(0)
         self._lo = np.zeros(0, dtype=np.intp)
         self._hi = np.zeros(0, dtype=np.intp)
+        self._seg: _Segments | None = None
+        self._member = np.zeros((0, 0))
         self.mean = np.zeros(0)
         self.G = np.zeros((0, 0))
         self.q = np.zeros((0,) + y.shape[1:])
@@ -85,7 +123,7 @@ class LineGram:
 
     @property
     def p(self) -> int:
-        return self._s.size
+        return self._alpha.size
 
     @property
     def H(self) -> np.ndarray:
@@ -102,111 +140,89 @@ class LineGram:
         if np.any(u == 0) or not np.all(np.isfinite(u)):
             raise ValueError("LineGram neurons need a finite nonzero weight u.")
         b = np.zeros(u.size) if b is None or not self.bias else np.asarray(b, float).ravel()
-        a, s = np.abs(u), np.sign(u)
-        off = (b + u * self.shift) / a
-        lo, hi = self.line.active_run(s, off)
+        gamma = b + u * self.shift
+        lo, hi = self.line.active_run(np.sign(u), gamma / np.abs(u))
         live = hi > lo
         if not live.any():
             return live
-        a, s, off, lo, hi = a[live], s[live], off[live], lo[live], hi[live]
-        n = self.line.size
-        mean = a * (s * self._sum(1, lo, hi) + off * (hi - lo)) / n if self.bias else 0 * a
-        # centered quantities: an everywhere-active neuron may take the clipped offset
-        clip = np.minimum(off, np.where(s > 0, self._reach[0], self._reach[1]))
-        eff_old, eff_new = (self._eff(), clip) if self.bias else (self._off, off)
-        S = np.concatenate([self._s, s])
-        A = np.concatenate([self._a, a])
-        B = np.concatenate([eff_old, eff_new])
-        LO = np.concatenate([self._lo, lo])
-        HI = np.concatenate([self._hi, hi])
-        # raw cross moments of every neuron (rows) with the new ones (columns)
-        rlo = np.maximum(LO[:, None], lo[None, :])
-        rhi = np.maximum(np.minimum(HI[:, None], hi[None, :]), rlo)
-        T0 = (rhi - rlo).astype(float)
-        T1 = self._sum(1, rlo, rhi)
-        T2 = self._sum(2, rlo, rhi)
-        raw = (S[:, None] * s) * T2 + (S[:, None] * B[-s.size :] + s * B[:, None]) * T1
-        raw += (B[:, None] * B[-s.size :]) * T0
-        raw *= A[:, None] * a
-        if self.bias:
-            mu = A * (S * self._sum(1, LO, HI) + B * (HI - LO)) / n  # means with these offsets
-            raw -= n * mu[:, None] * mu[-s.size :]
-        p = self.p
-        self.G = np.block([[self.G, raw[:p]], [raw[:p].T, raw[p:]]])
-        qnew = (s * self._sum_y(True, lo, hi) + B[p:] * self._sum_y(False, lo, hi)) * a
-        qnew = qnew.T  # (q, k)
-        self.q = np.concatenate([self.q, qnew[:, 0] if self.q.ndim == 1 else qnew], axis=0)
-        self.mean = np.concatenate([self.mean, mean])
-        self._a, self._s, self._off = A, S, np.concatenate([self._off, off])
-        self._lo, self._hi = LO, HI
-        self.U = np.hstack([self.U, np.asarray(U, dtype=float).reshape(1, -1)[:, live]])
+        u, gamma, lo, hi = u[live], gamma[live], lo[live], hi[live]
+        p, n = self.p, self.line.size
+        reach = np.where(u > 0, self._reach[0], self._reach[1]) * np.abs(u)
+        self._alpha = np.concatenate([self._alpha, u])
+        self._gamma = np.concatenate([self._gamma, gamma])
+        eff = np.minimum(gamma, reach) if self.bias else gamma
+        self._gamma_eff = np.concatenate([self._gamma_eff, eff])
+        self._lo, self._hi = np.concatenate([self._lo, lo]), np.concatenate([self._hi, hi])
+        self.U = np.hstack([self.U, u[None, :]])
         self.b = np.concatenate([self.b, b[live]])
+        seg = self._seg = _Segments.cut(self.line, np.concatenate([self._lo, self._hi]))
+        self._member = seg.members(self._lo, self._hi)
+        A, B = self._slopes(), self._values(self._gamma_eff)
+        An, Bn = A[p:], B[p:]
+        T0 = seg.length.astype(float)
+        raw = (A * seg.T2) @ An.T + (A * seg.T1) @ Bn.T + (B * seg.T1) @ An.T + (B * T0) @ Bn.T
+        if self.bias:  # centered: minus n times the product of the means (of these features)
+            mu = (A @ seg.T1 + B @ T0) / n
+            raw -= n * np.outer(mu, mu[p:])
+        new = 0.5 * (raw[p:] + raw[p:].T)  # exactly symmetric, as the masters assume
+        self.G = np.block([[self.G, raw[:p]], [raw[:p].T, new]])
+        Y = _sums(self._yc, seg.start)
+        TY = _sums(seg.d[:, None] * self._yc, seg.start)
+        qnew = An @ TY + Bn @ Y
+        self.q = np.concatenate([self.q, qnew[:, 0] if self.q.ndim == 1 else qnew], axis=0)
+        if self.bias:
+            mean = (An @ seg.T1 + self._values(self._gamma)[p:] @ T0) / n
+        else:
+            mean = np.zeros(An.shape[0])
+        self.mean = np.concatenate([self.mean, mean])
         return live
 
     def keep(self, mask: np.ndarray) -> None:
-        """Keep only the neurons where ``mask`` is true."""
-        self._a, self._s, self._off = self._a[mask], self._s[mask], self._off[mask]
-        self._lo, self._hi = self._lo[mask], self._hi[mask]
+        """Keep only the neurons where ``mask`` is true (the segments stay valid: finer
+        than needed until the next :meth:`add` recuts them)."""
+        self._alpha, self._gamma = self._alpha[mask], self._gamma[mask]
+        self._gamma_eff = self._gamma_eff[mask]
+        self._lo, self._hi, self._member = self._lo[mask], self._hi[mask], self._member[mask]
         self.U, self.b, self.mean = self.U[:, mask], self.b[mask], self.mean[mask]
         self.G = self.G[np.ix_(mask, mask)]
         self.q = self.q[mask]
 
     # ------------------------------------------------------------------ products
     def matvec(self, W: np.ndarray) -> np.ndarray:
-        """``H W`` (n,) or (n, k): the spline ``sum_j w_j a_j (s_j t + b'_j)_+`` evaluated
-        along the sorted order by accumulating slopes and intercepts over the runs."""
+        """``H W`` (n,) or (n, k): on each segment the spline is ``slope d + value``."""
         W = np.asarray(W, dtype=float)
-        n = self.line.size
-        Wk = W.reshape(self.p, self._k)
-        coef = self._a[:, None] * Wk
-        slope = _run_totals(self._lo, self._hi, self._s[:, None] * coef, n)
-        slope *= self.line.t[:, None]
-        slope += _run_totals(self._lo, self._hi, self._off[:, None] * coef, n)
-        f = self.line.scatter(slope)
+        n, k = self.line.size, self._yc.shape[1]
+        if self.p == 0:
+            return np.zeros((n,) + W.shape[1:])
+        Wk = W.reshape(self.p, k)
+        seg = self._seg
+        f = seg.spread(self._slopes().T @ Wk)
+        f *= seg.d[:, None]
+        f += seg.spread(self._values(self._gamma).T @ Wk)
+        f = self.line.scatter(f)
         return f[:, 0] if W.ndim == 1 else f
 
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
-        """``H^T v`` (p,) or (p, k), from prefix sums of ``v`` and ``t v`` in sorted order."""
+        """``H^T v`` (p,) or (p, k), from the segment sums of ``v`` and ``d v``."""
         v = np.asarray(v, dtype=float)
+        if self.p == 0:
+            return np.zeros((0,) + v.shape[1:])
+        seg = self._seg
         vs = self.line.gather(v).reshape(self.line.size, -1)
-        k = vs.shape[1]
-        M = _runs(prefix_sum(np.vstack([vs.T, (self.line.t[:, None] * vs).T])))
-        lo, hi = self._lo, self._hi
-        V = M[:k, hi] - M[:k, lo]
-        TV = M[k:, hi] - M[k:, lo]
-        out = ((self._s * TV + self._off * V) * self._a).T
+        V = _sums(vs, seg.start)
+        TV = _sums(seg.d[:, None] * vs, seg.start)
+        out = self._slopes() @ TV + self._values(self._gamma) @ V
         return out[:, 0] if v.ndim == 1 else out
 
     # ------------------------------------------------------------------ helpers
-    def _eff(self) -> np.ndarray:
-        return np.minimum(self._off, np.where(self._s > 0, self._reach[0], self._reach[1]))
+    def _slopes(self) -> np.ndarray:
+        """(p, S): each neuron's slope in ``t`` on the segments where it is active, else 0."""
+        return self._member * self._alpha[:, None]
 
-    def _sum(self, power: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Sums of ``t**power`` (power 1 or 2) over the runs ``[lo, hi)``."""
-        M = self._moments[power - 1]
-        return M[hi] - M[lo]
-
-    def _sum_y(self, with_t: bool, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Sums of ``yc`` (or ``t yc``) over the runs: shape (k, len(lo))."""
-        start = 2 + (self._k if with_t else 0)
-        M = self._moments[start : start + self._k]
-        return M[:, hi] - M[:, lo]
-
-
-def _runs(P: np.ndarray) -> np.ndarray:
-    """Prefix sums (r, n) with a leading zero column: the sum over ``[lo, hi)`` is
-    ``P[:, hi] - P[:, lo]``."""
-    return np.hstack([np.zeros((P.shape[0], 1)), P])
-
-
-def _run_totals(lo: np.ndarray, hi: np.ndarray, coef: np.ndarray, n: int) -> np.ndarray:
-    """``out[i] = sum_j coef_j [lo_j <= i < hi_j]`` (n, k), by a difference array."""
-    k = coef.shape[1]
-    diff = np.zeros((n + 1, k))
-    for col in range(k):
-        diff[:, col] = np.bincount(lo, coef[:, col], minlength=n + 1)[: n + 1]
-        diff[:, col] -= np.bincount(hi, coef[:, col], minlength=n + 1)[: n + 1]
-    return np.cumsum(diff[:n], axis=0)
+    def _values(self, gamma: np.ndarray) -> np.ndarray:
+        """(p, S): each neuron's value ``alpha tau + gamma`` at the segments' first points
+        where it is active, else 0."""
+        return self._member * (self._alpha[:, None] * self._seg.tau + gamma[:, None])
 
 
 __all__ = ["LineGram"]
