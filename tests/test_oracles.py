@@ -120,6 +120,12 @@ def test_peak_rows_one_kink_per_positive_excursion():
     np.testing.assert_array_equal(peak_rows(profile, 8), [7, 2, 10])
     np.testing.assert_array_equal(peak_rows(profile, 2), [7, 2])
     np.testing.assert_array_equal(peak_rows(-np.abs(profile), 3), [0])  # no positive value
+    # sign=-1 gives the peaks of -profile without forming it, ties included
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        wave = np.round(rng.standard_normal(rng.integers(1, 60)), 1)
+        for q in (1, 3, 8):
+            np.testing.assert_array_equal(peak_rows(wave, q, -1.0), peak_rows(-wave, q))
 
 
 def test_exact_1d_ties_and_duplicates():

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..problem import Problem
+from ._common import Reduction, reduce_data
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_reductions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +61,16 @@ class SortedLine:
         return lo, np.maximum(hi, lo)
 
 
+def reduction(problem: Problem) -> tuple[Reduction, bool]:
+    """``reduce_data(problem)`` and its ``faithful`` flag, computed once per problem (X is
+    read-only): the exact 1-D oracle needs them at every call, the 1-D master once."""
+    cached = _reductions.get(problem)
+    if cached is None:
+        red = reduce_data(problem)
+        cached = _reductions[problem] = (red, red.faithful)
+    return cached
+
+
 def sorted_line(problem: Problem, t: np.ndarray) -> SortedLine:
     """The :class:`SortedLine` of ``t`` (the data's coordinates along their line, from
     ``reduce_data(problem)``), computed once per problem: ``t`` depends on X only, and the
@@ -74,4 +86,4 @@ def sorted_line(problem: Problem, t: np.ndarray) -> SortedLine:
     return line
 
 
-__all__ = ["SortedLine", "sorted_line"]
+__all__ = ["SortedLine", "reduction", "sorted_line"]
