@@ -19,7 +19,8 @@ first point) and ``beta_j = alpha_j tau + gamma_j`` (neuron j's value at ``tau``
 so each entry is a short sum over segments of terms no larger than the features themselves
 (segment sums are pairwise sums of the data: as accurate as a dense dot product). One O(n)
 pass computes the segment moments when neurons are added, and ``H W`` (a piecewise-linear
-spline) and ``H^T v`` cost O(n) each: no ``(n, p)`` array at any point.
+spline) and ``H^T v`` cost O(n) each, in the samples' own order (no permutation): no
+``(n, p)`` array at any point.
 
 With bias, a neuron active on every sample is linear there and its *centered* feature does not
 depend on ``gamma``, so ``G`` and ``q`` use ``gamma`` clipped to the data's range (no
@@ -34,8 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..oracles._common import reduce_data
-from ..oracles._line import SortedLine, sorted_line
+from ..oracles._line import SortedLine, reduction, sorted_line
 from ..problem import Problem
 
 
@@ -43,7 +43,9 @@ from ..problem import Problem
 class _Segments:
     """The sorted data cut at the ends of the neurons' runs: segment i is the positions
     ``[start_i, start_i + length_i)``; ``d = t - tau`` along the sorted data, with ``tau_i``
-    the first ``t`` of segment i; ``T1``, ``T2`` the sums of ``d`` and ``d^2`` on each."""
+    the first ``t`` of segment i; ``T1``, ``T2`` the sums of ``d`` and ``d^2`` on each.
+    ``ids`` and ``d_samples`` are each sample's segment and ``d`` in the samples' own order
+    (so that products with vectors of the samples need no permutation)."""
 
     start: np.ndarray
     length: np.ndarray
@@ -51,6 +53,8 @@ class _Segments:
     d: np.ndarray
     T1: np.ndarray
     T2: np.ndarray
+    ids: np.ndarray
+    d_samples: np.ndarray
 
     @classmethod
     def cut(cls, line: SortedLine, ends: np.ndarray) -> _Segments:
@@ -59,15 +63,18 @@ class _Segments:
         start, length = edges[:-1], np.diff(edges)
         tau = line.t[start]
         d = line.t - np.repeat(tau, length)
-        return cls(start, length, tau, d, _sums(d, start), _sums(d * d, start))
+        ids = line.scatter(np.repeat(np.arange(start.size, dtype=np.intp), length))
+        T1, T2 = _sums(d, start), _sums(d * d, start)
+        return cls(start, length, tau, d, T1, T2, ids, line.scatter(d))
 
     def members(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """(p, S) 0/1 matrix: neuron j is active on segment i (runs are unions of segments)."""
         return ((lo[:, None] <= self.start) & (self.start < hi[:, None])).astype(float)
 
-    def spread(self, per_segment: np.ndarray) -> np.ndarray:
-        """Rows of ``per_segment`` (S, k) repeated over the positions of their segments."""
-        return np.repeat(per_segment, self.length, axis=0)
+    def totals(self, a: np.ndarray) -> np.ndarray:
+        """Sums of the samples' ``a`` (n, k) over each segment: (S, k)."""
+        S = self.start.size
+        return np.column_stack([np.bincount(self.ids, col, minlength=S) for col in a.T])
 
 
 def _sums(a: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -89,7 +96,7 @@ class LineGram:
             raise ValueError(
                 f"LineGram needs one input dimension, got X with {problem.n_features} columns."
             )
-        red = reduce_data(problem)
+        red = reduction(problem)[0]
         if red.rank != 1:
             raise ValueError("LineGram needs data with at least two distinct points.")
         self.problem = problem
@@ -196,10 +203,9 @@ class LineGram:
             return np.zeros((n,) + W.shape[1:])
         Wk = W.reshape(self.p, k)
         seg = self._seg
-        f = seg.spread(self._slopes().T @ Wk)
-        f *= seg.d[:, None]
-        f += seg.spread(self._values(self._gamma).T @ Wk)
-        f = self.line.scatter(f)
+        f = (self._slopes().T @ Wk)[seg.ids]
+        f *= seg.d_samples[:, None]
+        f += (self._values(self._gamma).T @ Wk)[seg.ids]
         return f[:, 0] if W.ndim == 1 else f
 
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
@@ -208,9 +214,9 @@ class LineGram:
         if self.p == 0:
             return np.zeros((0,) + v.shape[1:])
         seg = self._seg
-        vs = self.line.gather(v).reshape(self.line.size, -1)
-        V = _sums(vs, seg.start)
-        TV = _sums(seg.d[:, None] * vs, seg.start)
+        vk = v.reshape(self.line.size, -1)
+        V = seg.totals(vk)
+        TV = seg.totals(seg.d_samples[:, None] * vk)
         out = self._slopes() @ TV + self._values(self._gamma) @ V
         return out[:, 0] if v.ndim == 1 else out
 
