@@ -562,17 +562,18 @@ def _l1_svm(
     With a ``deadline`` HiGHS gets the time left as its ``time_limit``; if it stops without
     a solution, the warm start ``W0`` (best offset) is returned with its subgradient dual.
     """
+    from scipy import sparse
     from scipy.optimize import linprog
 
     H = np.asarray(H, dtype=float)
     y, beta = problem.y, problem.beta
     n, p = H.shape
-    yH = y[:, None] * H
-    parts = [-yH, yH, -np.eye(n)]
+    yH = sparse.csr_matrix(y[:, None] * H)
+    parts = [-yH, yH, -sparse.identity(n, format="csr")]  # the slacks' block is diagonal
     cost = [np.full(2 * p, beta), np.ones(n)]
     bounds = [(0, None)] * (2 * p + n)
     if problem.bias:
-        parts.append(-y[:, None])
+        parts.append(sparse.csr_matrix(-y[:, None]))
         cost.append([0.0])
         bounds.append((None, None))
     options = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
@@ -583,7 +584,7 @@ def _l1_svm(
         options["time_limit"] = left
     res = linprog(
         np.concatenate(cost),
-        A_ub=np.hstack(parts),
+        A_ub=sparse.hstack(parts, format="csc"),
         b_ub=-np.ones(n),
         bounds=bounds,
         method="highs",
