@@ -218,18 +218,29 @@ def _lasso(
     deadline: float | None = None,
 ) -> MasterSolution:
     """Lasso ``1/2 ||yc - Hc w||^2 + beta ||w||_1`` in Gram form (intercept eliminated)."""
-    beta, p = problem.beta, cache.p
+    beta, p, yy = problem.beta, cache.p, cache.yy
     w = np.zeros(p) if W0 is None else np.array(W0, dtype=float).reshape(p)
     G, q = cache.G, cache.q
+
+    def unfinished(w: np.ndarray) -> bool:
+        gap = _lasso_gap(G, q, beta, w, yy)[0]
+        return not _expired(deadline) and gap > tol * max(_lasso_primal(G, q, beta, w, yy), 1e-300)
+
     n_iter = 0
     if p > 32:  # a few cheap sweeps find most of the support before the exact method
-        w, n_iter = _lasso_cd(G, q, beta, w, cache.yy, tol, 8, deadline)
-    w, extra = _feature_sign(G, q, beta, w, cache.yy, tol, max_iter, deadline)
+        w, n_iter = _lasso_cd(G, q, beta, w, yy, tol, 8, deadline)
+    w, extra = _feature_sign(G, q, beta, w, yy, tol, max_iter, deadline)
     n_iter += extra
-    if not _expired(deadline) and _lasso_gap(G, q, beta, w, cache.yy)[0] > tol * max(
-        _lasso_primal(G, q, beta, w, cache.yy), 1e-300
-    ):
-        w, extra = _lasso_cd(G, q, beta, w, cache.yy, tol, min(max_iter, 500), deadline)
+    if W0 is not None and unfinished(w):
+        # a warm start may hold near-copies (kinks at neighbouring samples) in its support,
+        # whose active-set system is singular: the method stalls short of the optimum, and
+        # coordinate descent crawls along the copies. A support built afresh avoids them.
+        cold, extra = _feature_sign(G, q, beta, np.zeros(p), yy, tol, max_iter, deadline)
+        n_iter += extra
+        if _lasso_primal(G, q, beta, cold, yy) < _lasso_primal(G, q, beta, w, yy):
+            w = cold
+    if unfinished(w):
+        w, extra = _lasso_cd(G, q, beta, w, yy, tol, min(max_iter, 500), deadline)
         n_iter += extra
     return _squared_solution(problem, cache, w, n_iter)
 
