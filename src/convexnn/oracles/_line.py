@@ -3,8 +3,9 @@
 For data on a line, ``X = 1 m^T + t a^T`` (:func:`convexnn.oracles._common.reduce_data`), every
 quantity the cutting plane needs is a sum over a *contiguous run* of the sorted coordinate
 ``t``: a neuron ``(x^T u + b)_+ = (s t + b')_+`` is active on the points with ``t`` above (or
-below) its kink. Sorting ``t`` once (O(n log n)) makes each later use O(n) (prefix sums of a
-dual vector) or O(log n) (one run of precomputed prefix moments).
+below) its kink. Sorting ``t`` once (O(n log n)) makes each later use O(n): prefix sums of a
+dual vector (the oracle), sums over the segments cut by the neurons' kinks (the master), and
+an O(log n) search for each neuron's run.
 """
 
 from __future__ import annotations
