@@ -41,6 +41,8 @@ import torch
 
 #: relative gap and residuals accepted when rounding stalls the method short of ``tol``
 ALMOST = 1e-6
+#: relative gap and residuals below which a lack of progress counts as a rounding stall
+STALL_ZONE = 1e-3
 
 
 @dataclass
@@ -135,13 +137,15 @@ def _cholesky(M: torch.Tensor) -> torch.Tensor | None:
     """Cholesky factor(s) of symmetric positive definite M, with a relative diagonal jitter
     of 1e-14 then 1e-12 when rounding made M indefinite; None when that fails as well."""
     L, info = torch.linalg.cholesky_ex(M)
+    failed = bool((info != 0).any())
     for jitter in (1e-14, 1e-12):
-        if not bool((info != 0).any()):
+        if not failed:
             return L
         diag = M.diagonal(dim1=-2, dim2=-1)
         scale = diag.abs().amax(dim=-1, keepdim=True).clamp(min=1e-300)
         L, info = torch.linalg.cholesky_ex(M + torch.diag_embed(jitter * scale.expand_as(diag)))
-    return None if bool((info != 0).any()) else L
+        failed = bool((info != 0).any())
+    return None if failed else L
 
 
 def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -242,7 +246,11 @@ class _Operators:
         """``A^T diag(w_j) A`` for each row ``w_j`` of w, (2P, d', d')."""
         if self.AA is not None:
             return _matmul(w, self.AA).reshape(w.shape[0], self.dp, self.dp)
-        return (self.AT[None] * w[:, None, :]) @ self.A
+        out = torch.empty(w.shape[0], self.dp, self.dp, dtype=w.dtype, device=w.device)
+        for j in range(w.shape[0]):  # many samples: one symmetric product per block
+            Aw = self.A * torch.sqrt(w[j])[:, None]
+            out[j] = _matmul(Aw.T, Aw)
+        return out
 
     def GT(self, zo: torch.Tensor, zc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         gu = -_matmul(self.ST2 * zo, self.A)
@@ -254,8 +262,10 @@ class _NewtonSystem:
     """The scaled Newton system at one iterate (module docstring), factored once and solved
     for the predictor and the corrector."""
 
-    def __init__(self, ops: _Operators, so, zo, sc, zc, rpo, rpc, rx_u, rx_r, refine: int):
-        self.ops, self.refine = ops, refine
+    def __init__(
+        self, ops: _Operators, so, zo, sc, zc, rpo, rpc, rx_u, rx_r, refine: int, accuracy: float
+    ):
+        self.ops, self.refine, self.accuracy = ops, refine, accuracy
         self.so, self.zo, self.sc, self.zc = so, zo, sc, zc
         self.rpo, self.rpc, self.rx_u, self.rx_r = rpo, rpc, rx_u, rx_r
         A, D, d, dp, P = ops.A, ops.D, ops.d, ops.dp, ops.P
@@ -327,7 +337,7 @@ class _NewtonSystem:
         scale = float(rhs.abs().max())
         for _ in range(self.refine):  # iterative refinement against the exact Newton matrix
             r = rhs - self._matvec(x)
-            if float(r.abs().max()) <= 1e-14 * scale:  # already accurate to rounding
+            if float(r.abs().max()) <= self.accuracy * scale:  # accurate enough
                 break
             x = x + self._woodbury(r)
         return x[:, : self.ops.dp], x[:, self.ops.dp]
@@ -366,7 +376,7 @@ def ipm_relu(
     deadline: float | None = None,
     clock=None,
     refine: int = 2,
-    stall_after: int = 3,
+    stall_after: int = 2,
     early_exit=None,
     early_gaps: tuple[float, ...] = (),
     verbose: bool = False,
@@ -394,7 +404,8 @@ def ipm_relu(
     history: dict[str, list] = {"iteration": [], "objective": [], "gap": [], "primal_residual": []}
     converged, it, stopped_early = False, 0, False
     attempts = sorted(early_gaps, reverse=True)
-    best: tuple = (math.inf, U, math.inf, math.inf, math.inf, 0)
+    best: tuple = (math.inf, U, math.inf, math.inf, math.inf, 0)  # (merit, U, ..., progress it)
+    progress = math.inf
     gap_rel = pres = dres = math.inf
     for it in range(1, max_iter + 1):
         # ---- residuals
@@ -427,16 +438,23 @@ def ipm_relu(
             if early_exit(U[:P].T, U[P:].T, (so < zo).T, gap_rel):
                 converged, stopped_early = True, True
                 break
-        # keep the best iterate; stop when rounding stalls the method (stall_after steps)
+        # keep the best iterate; stop when rounding stalls the method: near the solution
+        # (merit <= STALL_ZONE), stall_after iterations without a 10% gain
         merit = max(gap_rel, pres, dres)
         if merit < best[0]:
-            best = (merit, U.clone(), gap_rel, pres, dres, it)
-        elif it - best[5] >= stall_after:
+            best = (merit, U.clone(), gap_rel, pres, dres, best[5])
+        if merit < 0.9 * progress:
+            progress = merit
+            best = best[:5] + (it,)
+        elif merit <= STALL_ZONE and it - best[5] >= stall_after:
             break
         if deadline is not None and clock is not None and clock() >= deadline:
             break
         # ---- scaling and the Newton matrix
-        newton = _NewtonSystem(ops, so, zo, sc, zc, rpo, rpc, rx_u, rx_r, refine)
+        # Newton directions accurate to well below the current gap (far from the solution an
+        # error of 1e-9 changes nothing; the refinement steps are spent near the end)
+        accuracy = min(1e-9, 1e-4 * gap_rel)
+        newton = _NewtonSystem(ops, so, zo, sc, zc, rpo, rpc, rx_u, rx_r, refine, accuracy)
         if not newton.ok:  # the scaling lost definiteness in floating point: stop here
             break
         lam_o, lam_c = newton.lam_o, newton.lam_c
