@@ -1,21 +1,54 @@
-"""Active-set polishing of a nearly optimal solution of the ReLU program (float64, numpy).
+"""Active-set finisher of the ReLU program from a nearly optimal point (float64, numpy).
 
-An interior-point iterate identifies, long before it reaches full accuracy, which blocks are
-nonzero and which cone constraints ``(S_j A u_j)_i >= 0`` are tight (as OSQP's polishing
-does for QPs). With that guess the program becomes smooth and unconstrained: each nonzero
-block lives in the null space of its tight rows, ``u_j = N_j theta_j``, and::
+The program (one output; ``C`` centers when ``center``, else ``C = I``; blocks
+``u_j in R^{d'}``, ``j < 2P``, sign ``sigma_j = +1`` for the first ``P`` and ``-1`` for the
+rest, pattern ``D_j = diag(D[:, j mod P])``, ``S_j = 2 D_j - I``)::
 
-    min_theta  1/2 ||C (sum_j sigma_j D_j A N_j theta_j - y)||^2 + beta sum_j ||(N_j theta_j)[:d]||
+    min_u  f(u) = 1/2 ||C (sum_j sigma_j D_j A u_j - y)||^2 + beta sum_j ||u_j[:d]||
+    s.t.   S_j A u_j >= 0  for every j.
 
-is solved by Newton's method with backtracking (the norms stay away from 0 near the guess).
-Constraints the result violates are added to the guess and the solve repeated; the result
-is kept only if it satisfies every cone constraint (to 1e-12 relative) and has a lower
-objective than the iterate it started from. Several thresholds for "tight" are tried.
+An interior-point iterate identifies, long before it is accurate, which blocks are nonzero
+and which cone constraints are tight (as OSQP's polishing does for QPs). This module turns
+that guess into the exact optimum by a primal active-set method (Nocedal & Wright, Numerical
+Optimization, 2nd ed., Alg. 16.3, with Newton steps on the smooth group-norm objective in
+place of the QP's equality-constrained steps):
+
+* working set: live blocks ``j`` with working rows ``W_j`` (linearly independent, held at
+  equality); on that face ``u_j = N_j theta_j`` with ``N_j`` an orthonormal basis of the null
+  space of ``A[W_j]`` and ``f`` is smooth while every live ``u_j[:d] != 0``;
+* each iteration takes a Newton step on the face (Hessian ``F^T F`` plus the block-diagonal
+  Hessians ``beta (T_j^T T_j / ||w_j|| - T_j^T w_j w_j^T T_j / ||w_j||^3)``, ``T_j = N_j[:d]``,
+  ``w_j = u_j[:d]``, assembled with batched numpy), shortened by the ratio test so that no
+  cone constraint outside the working set is crossed, and by Armijo backtracking; the
+  blocking rows join the working set, and a block that the step shrinks to zero leaves the
+  live set. Every iterate is feasible and the objective never increases;
+* at a stationary point of the face the multipliers of the working rows solve
+  ``grad_{u_j} f = (S_j A)[W_j]^T mu_j`` (least squares, from the SVD that gave ``N_j``;
+  exact at stationarity). The most negative multiplier of each block leaves its working set
+  (Nocedal & Wright Thm 16.5: the next step then moves strictly inside that constraint);
+* when every multiplier is nonnegative, the zero blocks are checked along the directions the
+  iterate gave them (a sufficient test of violated optimality, ``grad_{u_j}f^T u + beta
+  ||u[:d]|| < 0`` for a feasible ``u``; the exact test is a conic program per block and is not
+  done): a violated block re-enters at its best multiple of that direction. Otherwise the
+  point is a KKT point of the program, i.e. its global optimum.
+
+The starting face: blocks with ``||u_j[:d]|| > live_tol * max_k ||u_k[:d]||``, working rows
+those guessed tight (``tight``, or a relative margin ``(S_j A u_j)_i / (||a_i|| ||u_j||)``
+below ``tau``; at most ``d' - 1`` of the smallest margins, linearly independent). The
+iterate is projected onto that face; a block whose projection would cross a constraint keeps
+its iterate value with the crossing rows added (or, failing that, an empty working set).
+The result is returned only if it satisfies every cone constraint (to 1e-12 relative) and
+its objective is not above the iterate's.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import scipy.linalg
+
+_RANK_TOL = 1e-10  # singular values below this fraction of the largest: dependent rows
 
 
 def program_value(
@@ -53,122 +86,472 @@ def polish(
     neg: np.ndarray,
     *,
     tight: np.ndarray | None = None,
-    thresholds: tuple[float, ...] = (1e-5, 1e-6, 1e-4),
-    rounds: int = 2,
-    max_newton: int = 20,
+    tau: float = 1e-4,
+    live_tol: float = 1e-5,
+    rho_tol: float = 0.02,
+    max_iter: int = 300,
+    newton_tol: float = 1e-13,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Polished ``(pos, neg, improved)``; the input is returned when no guess helps.
+    """Polished ``(pos, neg, improved)`` by the active-set method of the module docstring.
 
-    ``tight`` (n, 2P) is the guess of tight constraints (an interior-point method's
-    ``slack < multiplier``); without it, constraints whose relative margin is below each of
-    ``thresholds`` are tried. Constraints the polished point violates are added and the solve
-    repeated (``rounds``).
+    ``tight`` (n, 2P) bool is the guess of tight constraints (an interior-point method's
+    ``slack < multiplier``); otherwise rows with relative margin below ``tau`` are guessed.
+    ``improved`` is False, and the input returned, unless the result satisfies every cone
+    constraint (to 1e-12 relative) and its objective is not above the input's.
     """
+    blocks = np.hstack([pos, neg]).astype(np.float64)
     start = program_value(A, D, y, beta, d, center, pos, neg)
-    S = 2.0 * np.hstack([D, D]) - 1.0
-    blocks = np.hstack([pos, neg])
-    if tight is not None:
-        guesses = [tight]
-    else:
-        row_norms = np.linalg.norm(A, axis=1)
-        norms = np.maximum(np.linalg.norm(blocks, axis=0), 1e-300)
-        margins = S * (A @ blocks) / (row_norms[:, None] * norms)
-        guesses = [margins <= tau for tau in thresholds]
-    for guess_tight in guesses:
-        current = guess_tight
-        for _ in range(rounds):
-            guess = _polish_once(A, D, y, beta, d, center, blocks, current, max_newton)
-            if guess is None:
-                break
-            values = S * (A @ guess)
-            scale = max(float(np.abs(values).max(initial=0.0)), 1e-300)
-            violated = values < -1e-12 * scale
-            if not violated.any():
-                p2, n2 = guess[:, : D.shape[1]], guess[:, D.shape[1] :]
-                if program_value(A, D, y, beta, d, center, p2, n2) <= start:
-                    return p2, n2, True
-                break
-            current = current | violated
-    return pos, neg, False
-
-
-def _polish_once(A, D, y, beta, d, center, blocks, tight, max_newton, live_tol=1e-3):
-    """Newton on the smooth problem for one guess; blocks (d', 2P), tight (n, 2P) bool."""
-    n, dp = A.shape
+    if not np.isfinite(start) or not np.all(np.isfinite(blocks)):
+        return pos, neg, False
+    solver = _ActiveSet(A, D, y, beta, d, center)
+    out = solver.run(blocks, tight, tau, live_tol, rho_tol, max_iter, newton_tol)
+    if out is None:
+        return pos, neg, False
     P = D.shape[1]
-    sign = np.concatenate([np.ones(P), -np.ones(P)])
-    wnorm = np.linalg.norm(blocks[:d], axis=0)
-    live = np.flatnonzero(wnorm > live_tol * wnorm.max(initial=0.0))
-    if live.size == 0:
-        return None
-    cols, bases, slices, kept, start = [], [], [], [], 0
-    for j in live:
-        Dj = D[:, j % P]
-        u = blocks[:, j]
-        rows = tight[:, j]
-        if rows.any():
-            _, s, Vt = np.linalg.svd(A[rows], full_matrices=True)
-            rank = int(np.sum(s > 1e-10 * s.max()))
-            N = Vt[rank:].T
-        else:
-            N = np.eye(dp)
-        if N.shape[1] == 0 or np.linalg.norm(N[:d].T @ u[:d]) == 0:
-            continue
-        bases.append(N)
-        kept.append(j)
-        cols.append(sign[j] * (Dj[:, None] * (A @ N)))
-        slices.append(slice(start, start + N.shape[1]))
-        start += N.shape[1]
-    if not bases:
-        return None
-    M = np.hstack(cols)
-    if center:
-        M = M - M.mean(axis=0)
-    yc = y - y.mean() if center else y
-    Q, q = M.T @ M, M.T @ yc
-    theta = np.concatenate([N.T @ blocks[:, j] for N, j in zip(bases, kept)])
-    T = [N[:d] for N in bases]
+    p2, n2 = out[:, :P], out[:, P:]
+    values = solver.S * (A @ out)
+    scale = max(float(np.abs(values).max(initial=0.0)), 1e-300)
+    if np.any(values < -1e-12 * scale):
+        return pos, neg, False
+    if program_value(A, D, y, beta, d, center, p2, n2) > start:
+        return pos, neg, False
+    return p2, n2, True
 
-    def value_grad_hess(th, need_hess=True):
-        r = M @ th - yc
-        val = 0.5 * float(r @ r)
-        g = Q @ th - q
-        H = Q.copy() if need_hess else None
-        for Tj, sl in zip(T, slices):
-            w = Tj @ th[sl]
-            nw = np.linalg.norm(w)
-            if nw == 0:
-                return np.inf, None, None
-            val += beta * nw
-            g[sl] += beta * (Tj.T @ w) / nw
-            if need_hess:
-                Tw = Tj.T @ w
-                H[sl, sl] += beta * (Tj.T @ Tj / nw - np.outer(Tw, Tw) / nw**3)
-        return val, g, H
 
-    val, g, H = value_grad_hess(theta)
-    if not np.isfinite(val):
-        return None
-    for _ in range(max_newton):
-        ridge = 1e-14 * max(np.abs(np.diag(H)).max(initial=0.0), 1.0)
-        try:
-            step = -np.linalg.solve(H + ridge * np.eye(H.shape[0]), g)
-        except np.linalg.LinAlgError:
+@dataclass
+class _Face:
+    """The smooth problem on one working set: ``u_j = N[l] theta`` for live block ``live[l]``."""
+
+    live: np.ndarray  # (L,) block indices
+    work: np.ndarray  # (n, L) bool working rows
+    rows: np.ndarray  # (m, L) the working rows' indices, m = min(n, d'), valid where ``valid``
+    valid: np.ndarray
+    Ut: np.ndarray  # SVD of each block's signed working rows R_l = Ut diag(s) Vt (padded)
+    s: np.ndarray
+    Vt: np.ndarray
+    rank: np.ndarray
+    N: np.ndarray  # (L, d', d') null-space bases, columns >= k[l] zero
+    G: np.ndarray  # (n, L, d') features sigma_j D_j A N_j (uncentered, padded)
+    k: np.ndarray  # (L,) face dimensions d' - rank
+    cols: np.ndarray  # (L, d') bool, the first k[l] columns of each block
+    F: np.ndarray  # (n, K) features C sigma_j D_j A N_j (compact columns)
+    Q: np.ndarray  # (K, K) F^T F
+    hess_rows: np.ndarray  # flat indices of the block-diagonal entries of the Hessian
+    hess_cols: np.ndarray
+    hess_mask: np.ndarray  # (L, d', d') bool, the entries of each block's Hessian
+
+
+class _ActiveSet:
+    """State of the active-set method: data, live blocks, working rows, current blocks."""
+
+    def __init__(self, A, D, y, beta, d, center):
+        self.A, self.beta, self.d, self.center = A, float(beta), d, bool(center)
+        P = D.shape[1]
+        self.P = P
+        self.sign = np.concatenate([np.ones(P), -np.ones(P)])
+        self.Dsig = np.hstack([D, -D])  # sigma_j D_j
+        self.S = 2.0 * np.hstack([D, D]) - 1.0
+        self.row_norms = np.maximum(np.linalg.norm(A, axis=1), 1e-300)
+        self.yc = y - y.mean() if center else np.asarray(y, dtype=np.float64)
+
+    # --- faces ------------------------------------------------------------------------
+
+    def _svds(self, live, work):
+        """Rows, validity and SVD of the signed working rows of blocks ``live`` (padded)."""
+        A, (n, dp) = self.A, self.A.shape
+        m = min(n, dp)
+        order = np.argsort(~work, axis=0, kind="stable")[:m]  # working rows first
+        valid = np.arange(m)[:, None] < work.sum(axis=0)[None, :]
+        rows = np.where(valid, order, 0)
+        R = (self.S[rows, live[None, :]] * valid)[:, :, None] * A[rows]  # (m, L, d')
+        Ut, s, Vt = np.linalg.svd(R.transpose(1, 0, 2), full_matrices=True)
+        rank = np.sum(s > _RANK_TOL * s[:, :1], axis=1)
+        return rows, valid, Ut, s, Vt, rank
+
+    def face(self, live: np.ndarray, work: np.ndarray, prev: _Face | None = None) -> _Face:
+        """Null spaces, features and Hessian pattern of the working set ``work`` (n, L).
+
+        Blocks whose working rows are those of ``prev`` reuse its SVDs and features.
+        """
+        A, (n, dp) = self.A, self.A.shape
+        L = live.size
+        m = min(n, dp)
+        rows, valid = np.zeros((m, L), dtype=int), np.zeros((m, L), dtype=bool)
+        Ut, s, Vt = np.zeros((L, m, m)), np.zeros((L, m)), np.zeros((L, dp, dp))
+        rank, N, G = np.zeros(L, dtype=int), np.zeros((L, dp, dp)), np.zeros((n, L, dp))
+        todo = np.arange(L)
+        if prev is not None:
+            where = np.full(2 * self.P, -1)
+            where[prev.live] = np.arange(prev.live.size)
+            src = where[live]
+            same = src >= 0
+            same[same] = np.all(work[:, same] == prev.work[:, src[same]], axis=0)
+            old = src[same]
+            rows[:, same], valid[:, same] = prev.rows[:, old], prev.valid[:, old]
+            Ut[same], s[same], Vt[same] = prev.Ut[old], prev.s[old], prev.Vt[old]
+            rank[same], N[same], G[:, same] = prev.rank[old], prev.N[old], prev.G[:, old]
+            todo = np.flatnonzero(~same)
+        if todo.size:
+            out = self._svds(live[todo], work[:, todo])
+            rows[:, todo], valid[:, todo], Ut[todo], s[todo], Vt[todo], rank[todo] = out
+            kt = dp - rank[todo]
+            pick = np.minimum(rank[todo, None] + np.arange(dp)[None, :], dp - 1)
+            Nt = np.take_along_axis(Vt[todo], pick[:, :, None], axis=1).transpose(0, 2, 1)
+            N[todo] = Nt * (np.arange(dp)[None, :] < kt[:, None])[:, None, :]
+            Gt = (A @ N[todo].transpose(1, 0, 2).reshape(dp, todo.size * dp)).reshape(
+                n, todo.size, dp
+            )
+            G[:, todo] = Gt * self.Dsig[:, live[todo]][:, :, None]
+        k = dp - rank
+        cols = np.arange(dp)[None, :] < k[:, None]
+        F = G.reshape(n, L * dp)[:, cols.ravel()]
+        if self.center:
+            F = F - F.mean(axis=0)
+        index = np.full((L, dp), -1)
+        index[cols] = np.arange(int(k.sum()))
+        hess_mask = cols[:, :, None] & cols[:, None, :]
+        hess_rows = np.broadcast_to(index[:, :, None], hess_mask.shape)[hess_mask]
+        hess_cols = np.broadcast_to(index[:, None, :], hess_mask.shape)[hess_mask]
+        return _Face(
+            live.copy(),
+            work.copy(),
+            rows,
+            valid,
+            Ut,
+            s,
+            Vt,
+            rank,
+            N,
+            G,
+            k,
+            cols,
+            F,
+            F.T @ F,
+            hess_rows,
+            hess_cols,
+            hess_mask,
+        )
+
+    def theta_of(self, face: _Face, U: np.ndarray) -> np.ndarray:
+        """Coordinates of blocks ``U`` (d', L) on the face (orthogonal projection)."""
+        return np.einsum("lak,al->lk", face.N, U)[face.cols]
+
+    def blocks_of(self, face: _Face, theta: np.ndarray) -> np.ndarray:
+        """Blocks (d', L) of face coordinates ``theta``."""
+        T = np.zeros(face.cols.shape)
+        T[face.cols] = theta
+        return np.einsum("lak,lk->al", face.N, T)
+
+    # --- objective on a face -------------------------------------------------------------
+
+    def value(self, face: _Face, theta: np.ndarray) -> float:
+        U = self.blocks_of(face, theta)
+        r = face.F @ theta - self.yc
+        return 0.5 * float(r @ r) + self.beta * float(np.linalg.norm(U[: self.d], axis=0).sum())
+
+    def newton_direction(self, face: _Face, theta: np.ndarray):
+        """Value, gradient and Newton direction on the face; None where a block is zero."""
+        d, beta = self.d, self.beta
+        Th = np.zeros(face.cols.shape)
+        Th[face.cols] = theta
+        T = face.N[:, :d, :]  # (L, d, d')
+        w = np.einsum("ldk,lk->ld", T, Th)
+        nw = np.linalg.norm(w, axis=1)
+        if np.any(nw == 0):
             return None
+        r = face.F @ theta - self.yc
+        val = 0.5 * float(r @ r) + beta * float(nw.sum())
+        Tw = np.einsum("ldk,ld->lk", T, w)  # T^T w
+        g = face.F.T @ r + beta * (Tw / nw[:, None])[face.cols]
+        Hb = np.einsum("ldk,ldm->lkm", T, T) / nw[:, None, None]
+        Hb -= Tw[:, :, None] * Tw[:, None, :] / nw[:, None, None] ** 3
+        H = face.Q.copy()
+        H[face.hess_rows, face.hess_cols] += beta * Hb[face.hess_mask]
+        scale = max(float(np.abs(np.diagonal(H)).max(initial=0.0)), 1e-300)
+        for ridge in (1e-14, 1e-11, 1e-8):
+            try:
+                c = scipy.linalg.cho_factor(
+                    H + ridge * scale * np.eye(H.shape[0]), check_finite=False
+                )
+            except np.linalg.LinAlgError:
+                continue
+            step = -scipy.linalg.cho_solve(c, g, check_finite=False)
+            if np.all(np.isfinite(step)):
+                return val, g, step, r
+        return None
+
+    # --- multipliers ----------------------------------------------------------------------
+
+    def multipliers(self, face: _Face, live: np.ndarray, U: np.ndarray, r: np.ndarray):
+        """Least-squares ``mu`` (m, L) of ``grad_{u_j} f = R_j^T mu`` (0 outside the rows)."""
+        d = self.d
+        G = self.A.T @ (self.Dsig[:, live] * r[:, None])  # loss gradient (d', L)
+        w = U[:d]
+        G[:d] += self.beta * w / np.linalg.norm(w, axis=0)
+        m = face.rows.shape[0]
+        if m == 0:
+            return np.zeros((0, live.size))
+        # mu = U_r diag(1/s_r) Vt_r G over the rank r leading singular triples
+        proj = np.einsum("lka,al->lk", face.Vt[:, : face.s.shape[1]], G)
+        nz = np.arange(face.s.shape[1])[None, :] < face.rank[:, None]
+        coef = np.where(nz, proj / np.where(nz, face.s, 1.0), 0.0)
+        mu = np.einsum("lik,lk->li", face.Ut[:, :, : face.s.shape[1]], coef)
+        return mu.T * face.valid
+
+    # --- the method -----------------------------------------------------------------------
+
+    def _residual(self, blocks):
+        """``C (sum_j sigma_j D_j A u_j - y)`` of blocks (d', 2P)."""
+        r = np.sum(self.Dsig * (self.A @ blocks), axis=1)
+        return (r - r.mean() if self.center else r) - self.yc
+
+    def initial_face(self, blocks, tight, tau, live_tol, rho_tol):
+        """Live blocks, working rows (n, L) and blocks (d', L) of the starting face."""
+        A, dp, d = self.A, self.A.shape[1], self.d
+        norms = np.linalg.norm(blocks[:d], axis=0)
+        r = self._residual(blocks)
+        # rho_j = -grad_{u_j} loss . u_j / (beta ||u_j[:d]||): 1 on live blocks at the optimum
+        rho = -np.sum((A.T @ (self.Dsig * r[:, None])) * blocks, axis=0)
+        rho /= self.beta * np.maximum(norms, 1e-300)
+        live = np.flatnonzero((norms > live_tol * norms.max(initial=0.0)) & (rho >= 1 - rho_tol))
+        U = blocks[:, live]
+        margins = self.S[:, live] * (A @ U) / (self.row_norms[:, None] * np.linalg.norm(U, axis=0))
+        guess = tight[:, live] if tight is not None else margins <= tau
+        # at most d' - 1 guessed rows per block, those of smallest margin
+        ranked = np.argsort(np.where(guess, margins, np.inf), axis=0)[: dp - 1]
+        work = np.zeros_like(guess)
+        np.put_along_axis(work, ranked, np.take_along_axis(guess, ranked, axis=0), axis=0)
+        self._independent(live, work, margins)
+        for _ in range(3):
+            face = self.face(live, work)
+            V = self.blocks_of(face, self.theta_of(face, U))
+            vals = self.S[:, live] * (A @ V)
+            bad = (vals < -1e-12 * np.abs(vals).max(axis=0)) & ~work
+            crossing = np.flatnonzero(bad.any(axis=0))
+            if crossing.size == 0:
+                return live, work, V
+            work[:, crossing] |= bad[:, crossing]
+            self._independent(live, work, margins)
+        work[:, crossing] = False  # keep the iterate's (feasible) value on these blocks
+        face = self.face(live, work)
+        V = self.blocks_of(face, self.theta_of(face, U))
+        V[:, crossing] = U[:, crossing]
+        return live, work, V
+
+    def _independent(self, live, work, margins, cols=None):
+        """Drop rows of ``work`` until each block's rows (of ``cols``) are independent."""
+        cols = np.arange(live.size) if cols is None else np.asarray(cols)
+        if cols.size == 0:
+            return
+        m = min(self.A.shape)
+        counts = work[:, cols].sum(axis=0)
+        rank = self._svds(live[cols], work[:, cols])[5]
+        for l in cols[(rank < counts) | (counts > m)]:  # rare (degenerate data)
+            rows = np.flatnonzero(work[:, l])
+            rows = rows[np.argsort(margins[rows, l], kind="stable")]
+            keep: list[int] = []
+            for i in rows:  # greedy, in order of margin
+                if len(keep) == m:
+                    break
+                s = np.linalg.svd(self.A[keep + [int(i)]], compute_uv=False)
+                if s[-1] > _RANK_TOL * s[0]:
+                    keep.append(int(i))
+            work[:, l] = False
+            work[keep, l] = True
+
+    def run(self, blocks, tight, tau, live_tol, rho_tol, max_iter, newton_tol):
+        """The active-set iterations; blocks (d', 2P) of the solution, or None."""
+        A, d = self.A, self.d
+        live, work, U = self.initial_face(blocks, tight, tau, live_tol, rho_tol)
+        if live.size == 0:
+            return None
+        candidates = self._revival_directions(blocks)
+        face, stale, stalled, converged = None, True, 0, False
+        self.trace = []
+        for _ in range(max_iter):
+            if stale:
+                keep = np.linalg.norm(U[:d], axis=0) > 0
+                keep &= work.sum(axis=0) < A.shape[1]
+                live, work, U = live[keep], work[:, keep], U[:, keep]
+                if live.size == 0:
+                    return None
+                face = self.face(live, work, face)
+                keep = face.k > 0
+                if not keep.all():
+                    live, work, U = live[keep], work[:, keep], U[:, keep]
+                    face = self.face(live, work, face)
+                theta = self.theta_of(face, U)
+                U = self.blocks_of(face, theta)
+                stale = False
+            out = self.newton_direction(face, theta)
+            if out is None:
+                return None
+            val, g, step, r = out
+            decrease = float(g @ step)
+            self.trace.append((val, decrease, live.size, int(work.sum()), int(face.k.sum())))
+            if stalled or -decrease <= newton_tol * max(abs(val), 1.0):
+                # stationary on the face: release a negative multiplier or revive a block
+                mu = self.multipliers(face, live, U, r)
+                if self._release(face, live, work, mu):
+                    stale, stalled = True, 0
+                    continue
+                revived = self._revive(live, work, U, r, candidates)
+                if revived is None:
+                    converged = True
+                    break
+                live, work, U = revived
+                stale, stalled = True, 0
+                continue
+            moved = self._step(face, live, work, U, theta, val, g, step)
+            if moved is None:
+                stalled += 1  # rounding stops the line search: treat the point as stationary
+                if stalled > 2:
+                    break
+                continue
+            theta, U, new_work = moved
+            if new_work is not None:
+                work, stale = new_work, True
+        if not converged:
+            return None
+        out = np.zeros((A.shape[1], 2 * self.P))
+        out[:, live] = U
+        return out
+
+    def _step(self, face, live, work, U, theta, val, g, step):
+        """Feasible Newton step: ``(theta, U, work)`` after it (``work`` None if unchanged).
+
+        Each block's step is cut at its own first constraint outside the working set (the
+        cones are separate per block, so the point stays feasible) when that is a descent
+        direction and passes Armijo's test at full length; the cut blocks' blocking rows join
+        the working set. Otherwise one length for all: the ratio test's minimum, backtracked.
+        Blocks the step shrinks to zero (all their rows reached at once) are zeroed.
+        """
+        A, S, d = self.A, self.S, self.d
+        dU = self.blocks_of(face, step)
+        crossing = np.sum((U[:d] + dU[:d]) * U[:d], axis=0) <= 0
+        if crossing.any():
+            zero = self._collapse(live, U, crossing)
+            if zero is not None:
+                new_U = U.copy()
+                new_U[:, zero] = 0.0
+                return theta, new_U, work  # the caller rebuilds the face
+        vals = S[:, live] * (A @ U)
+        dvals = S[:, live] * (A @ dU)
+        tiny = 1e-12 * self.row_norms[:, None] * np.linalg.norm(dU, axis=0)
+        blocking = ~work & (dvals < -tiny)
+        ratios = np.where(blocking, np.maximum(vals, 0.0) / np.where(blocking, -dvals, 1.0), 2.0)
+        t_block = ratios.min(axis=0, initial=2.0)
+        cut = t_block < 1.0
+        if cut.any():
+            factor = np.minimum(t_block, 1.0)
+            owner = np.repeat(np.arange(live.size), face.k)
+            s2 = step * factor[owner]
+            slope = float(g @ s2)
+            if slope < 0 and self.value(face, theta + s2) <= val + 1e-4 * slope:
+                return self._blocked(
+                    live,
+                    work,
+                    U,
+                    U + dU * factor,
+                    theta + s2,
+                    blocking,
+                    ratios,
+                    np.where(cut, t_block, -1.0),
+                )
         decrease = float(g @ step)
-        if -decrease <= 1e-15 * max(abs(val), 1.0):
-            break
-        t = 1.0
-        while t > 1e-10:
-            v_new = value_grad_hess(theta + t * step, need_hess=False)[0]
-            if v_new <= val + 1e-4 * t * decrease:
-                break
+        t_max = float(t_block.min(initial=2.0))
+        t = min(1.0, t_max)
+        while t > 1e-12 and self.value(face, theta + t * step) > val + 1e-4 * t * decrease:
             t *= 0.5
-        else:
-            break
-        theta = theta + t * step
-        val, g, H = value_grad_hess(theta)
-    new = np.zeros_like(blocks)
-    for N, j, sl in zip(bases, kept, slices):
-        new[:, j] = N @ theta[sl]
-    return new
+        if t <= 1e-12:
+            return None
+        if t < t_max:
+            return theta + t * step, U + t * dU, None
+        return self._blocked(
+            live,
+            work,
+            U,
+            U + t * dU,
+            theta + t * step,
+            blocking,
+            ratios,
+            np.where(t_block <= t_max, t_max, -1.0),
+        )
+
+    def _collapse(self, live, U, crossing):
+        """Blocks among ``crossing`` whose removal lowers ``f`` (all if jointly, else the best)."""
+        idx = np.flatnonzero(crossing)
+        Z = self.Dsig[:, live[idx]] * (self.A @ U[:, idx])
+        if self.center:
+            Z = Z - Z.mean(axis=0)
+        r = self._residual_of(live, U)
+        penalty = self.beta * np.linalg.norm(U[: self.d, idx], axis=0)
+        change = -(r @ Z) + 0.5 * np.sum(Z * Z, axis=0) - penalty
+        good = change < 0
+        if not good.any():
+            return None
+        z = Z[:, good].sum(axis=1)
+        if -(r @ z) + 0.5 * float(z @ z) - penalty[good].sum() < 0:
+            return idx[good]
+        return idx[[int(np.argmin(change))]]
+
+    def _residual_of(self, live, U):
+        """Residual of the live blocks ``U`` (d', L)."""
+        r = np.sum(self.Dsig[:, live] * (self.A @ U), axis=1)
+        return (r - r.mean() if self.center else r) - self.yc
+
+    def _blocked(self, live, work, U, new_U, theta, blocking, ratios, reached):
+        """Add the rows reached (ratio ``reached[l]`` in block ``l``) and zero collapsed blocks."""
+        hit = blocking & (ratios <= reached[None, :] * (1 + 1e-9))
+        collapsed = np.linalg.norm(new_U, axis=0) <= 1e-9 * np.linalg.norm(U, axis=0)
+        order = np.where(work, 0.0, 1.0)  # keep the old rows, then the new
+        work = work | hit
+        self._independent(live, work, order, np.flatnonzero(hit.any(axis=0)))
+        new_U[:, collapsed] = 0.0
+        return theta, new_U, work
+
+    def _release(self, face, live, work, mu) -> bool:
+        """Drop each block's most negative multiplier's row; True when any was dropped."""
+        if mu.shape[0] == 0:
+            return False
+        scale = max(float(np.abs(mu).max(initial=0.0)), self.beta)
+        worst = np.argmin(mu, axis=0)
+        cols = np.flatnonzero(mu[worst, np.arange(live.size)] < -1e-9 * scale)
+        if cols.size == 0:
+            return False
+        work[face.rows[worst[cols], cols], cols] = False
+        return True
+
+    def _revival_directions(self, blocks):
+        """Unit, feasible directions the iterate gave its blocks (d', 2P); zero columns if none."""
+        norms = np.linalg.norm(blocks, axis=0)
+        dirs = blocks / np.maximum(norms, 1e-300)
+        feasible = np.all(self.S * (self.A @ dirs) >= 0, axis=0) & (norms > 0)
+        return dirs * feasible
+
+    def _revive(self, live, work, U, r, candidates):
+        """Re-enter zero blocks whose iterate direction decreases ``f``; None if none does."""
+        d, beta = self.d, self.beta
+        dead = np.ones(2 * self.P, dtype=bool)
+        dead[live] = False
+        dead &= np.any(candidates != 0, axis=0)
+        idx = np.flatnonzero(dead)
+        if idx.size == 0:
+            return None
+        dirs = candidates[:, idx]
+        G = self.A.T @ (self.Dsig[:, idx] * r[:, None])
+        slope = np.sum(G * dirs, axis=0) + beta * np.linalg.norm(dirs[:d], axis=0)
+        scale = beta * max(float(np.abs(np.linalg.norm(U[:d], axis=0)).max(initial=1.0)), 1.0)
+        best = int(np.argmin(slope))
+        if slope[best] >= -1e-9 * scale:
+            return None
+        j = idx[best]
+        z = self.Dsig[:, j] * (self.A @ dirs[:, best])
+        if self.center:
+            z = z - z.mean()
+        curvature = float(z @ z)
+        if curvature <= 0:
+            return None
+        t = -slope[best] / curvature
+        work = np.hstack([work, np.zeros((work.shape[0], 1), dtype=bool)])
+        return np.append(live, j), work, np.hstack([U, t * dirs[:, best : best + 1]])

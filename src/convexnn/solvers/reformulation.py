@@ -262,18 +262,9 @@ class _Polisher:
         p = self.problem
         pos = V.to(torch.float64).cpu().numpy()
         neg = W.to(torch.float64).cpu().numpy()
-        # constraints whose relative margin is below the gap are guessed tight
-        thresholds = (1e-5, 1e-6, 1e-4) if tight is None else (gap, 0.1 * gap)
+        # tight constraints guessed from the margins (measured more reliable than ``tight``)
         pos, neg, ok = polish_blocks(
-            p.X_aug,
-            self.D,
-            self.y,
-            p.beta,
-            p.n_features,
-            p.bias,
-            pos,
-            neg,
-            thresholds=thresholds,
+            p.X_aug, self.D, self.y, p.beta, p.n_features, p.bias, pos, neg
         )
         if ok:
             self.result = (pos, neg, gap)
