@@ -47,8 +47,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.optimize
 
 _RANK_TOL = 1e-10  # singular values below this fraction of the largest: dependent rows
+_BIAS_WEIGHT = 1e4  # weight of the bias coordinate (an equality) in the zero-block test
+_DUAL_TOL = 1e-7  # relative excess over beta at which a zero block counts as violated
 
 
 def program_value(
@@ -321,22 +324,26 @@ class _ActiveSet:
         ranked = np.argsort(np.where(guess, margins, np.inf), axis=0)[: dp - 1]
         work = np.zeros_like(guess)
         np.put_along_axis(work, ranked, np.take_along_axis(guess, ranked, axis=0), axis=0)
-        self._independent(live, work, margins)
+        V, work, ok = self._project(live, work, U, margins)
+        work[:, ~ok] = False  # keep the iterate's (feasible) value on these blocks
+        V[:, ~ok] = U[:, ~ok]
+        return live, work, V
+
+    def _project(self, live, work, U, margins):
+        """Blocks ``U`` projected onto their faces, rows they cross added (three rounds).
+
+        Returns the projection, the working rows and which blocks are feasible.
+        """
         for _ in range(3):
+            self._independent(live, work, margins)
             face = self.face(live, work)
             V = self.blocks_of(face, self.theta_of(face, U))
-            vals = self.S[:, live] * (A @ V)
+            vals = self.S[:, live] * (self.A @ V)
             bad = (vals < -1e-12 * np.abs(vals).max(axis=0)) & ~work
-            crossing = np.flatnonzero(bad.any(axis=0))
-            if crossing.size == 0:
-                return live, work, V
-            work[:, crossing] |= bad[:, crossing]
-            self._independent(live, work, margins)
-        work[:, crossing] = False  # keep the iterate's (feasible) value on these blocks
-        face = self.face(live, work)
-        V = self.blocks_of(face, self.theta_of(face, U))
-        V[:, crossing] = U[:, crossing]
-        return live, work, V
+            if not bad.any():
+                break
+            work = work | bad
+        return V, work, ~bad.any(axis=0)
 
     def _independent(self, live, work, margins, cols=None):
         """Drop rows of ``work`` until each block's rows (of ``cols``) are independent."""
@@ -365,7 +372,7 @@ class _ActiveSet:
         live, work, U = self.initial_face(blocks, tight, tau, live_tol, rho_tol)
         if live.size == 0:
             return None
-        candidates = self._revival_directions(blocks)
+        hints = self._hint_rows(blocks)
         face, stale, stalled, converged = None, True, 0, False
         self.trace = []
         for _ in range(max_iter):
@@ -395,7 +402,7 @@ class _ActiveSet:
                 if self._release(face, live, work, mu):
                     stale, stalled = True, 0
                     continue
-                revived = self._revive(live, work, U, r, candidates)
+                revived = self._revive(live, work, U, r, hints)
                 if revived is None:
                     converged = True
                     break
@@ -522,36 +529,69 @@ class _ActiveSet:
         work[face.rows[worst[cols], cols], cols] = False
         return True
 
-    def _revival_directions(self, blocks):
-        """Unit, feasible directions the iterate gave its blocks (d', 2P); zero columns if none."""
-        norms = np.linalg.norm(blocks, axis=0)
-        dirs = blocks / np.maximum(norms, 1e-300)
-        feasible = np.all(self.S * (self.A @ dirs) >= 0, axis=0) & (norms > 0)
-        return dirs * feasible
+    def _hint_rows(self, blocks):
+        """(d' - 1, 2P): each block's rows of smallest relative margin in the iterate."""
+        norms = np.maximum(np.linalg.norm(blocks, axis=0), 1e-300)
+        margins = self.S * (self.A @ blocks) / (self.row_norms[:, None] * norms)
+        k = min(self.A.shape[1] - 1, self.A.shape[0])
+        return np.argpartition(margins, k - 1, axis=0)[:k] if k else np.zeros((0, 0), int)
 
-    def _revive(self, live, work, U, r, candidates):
-        """Re-enter zero blocks whose iterate direction decreases ``f``; None if none does."""
-        d, beta = self.d, self.beta
+    def _revive(self, live, work, U, r, hints):
+        """Zero blocks that violate their optimality condition re-enter; None if none does.
+
+        Zero block ``j`` is optimal iff ``min_{mu >= 0} ||E (g_j - R_j^T mu)|| <= beta``, with
+        ``g_j = sigma_j A^T D_j r`` the loss gradient, ``R_j = S_j A`` and ``E`` the identity on
+        the penalized coordinates and a large weight on the bias coordinate (where equality is
+        required). A batched least-squares ``mu`` on the rows ``hints`` certifies most blocks;
+        the others are solved by NNLS, whose residual ``e`` gives the steepest feasible direction
+        ``u = -E^2 e`` (``R_j u >= 0``, ``g_j^T u + beta ||u[:d]|| < 0`` when violated).
+        """
+        A, d, beta = self.A, self.d, self.beta
+        dp = A.shape[1]
         dead = np.ones(2 * self.P, dtype=bool)
         dead[live] = False
-        dead &= np.any(candidates != 0, axis=0)
         idx = np.flatnonzero(dead)
         if idx.size == 0:
             return None
-        dirs = candidates[:, idx]
-        G = self.A.T @ (self.Dsig[:, idx] * r[:, None])
-        slope = np.sum(G * dirs, axis=0) + beta * np.linalg.norm(dirs[:d], axis=0)
-        scale = beta * max(float(np.abs(np.linalg.norm(U[:d], axis=0)).max(initial=1.0)), 1.0)
-        best = int(np.argmin(slope))
-        if slope[best] >= -1e-9 * scale:
+        E = np.ones(dp)
+        E[d:] = _BIAS_WEIGHT
+        G = (A.T @ (self.Dsig[:, idx] * r[:, None])) * E[:, None]  # E g_j, (d', nd)
+        bound = beta * (1 + _DUAL_TOL)
+        # screening: mu >= 0 from least squares on the hinted rows
+        rows = hints[:, idx]  # (k, nd)
+        M = (self.S[rows, idx[None, :]][:, :, None] * A[rows] * E).transpose(1, 2, 0)  # (nd,d',k)
+        mu = np.maximum(np.einsum("lkd,dl->lk", np.linalg.pinv(M), G), 0.0)
+        e = G - np.einsum("ldk,lk->dl", M, mu)
+        suspect = np.flatnonzero(np.linalg.norm(e, axis=0) > bound)
+        self.nnls_calls = getattr(self, "nnls_calls", 0) + suspect.size
+        new, dirs = [], []
+        for l in suspect:
+            j = idx[l]
+            Mj = (self.S[:, j, None] * A * E).T  # (d', n)
+            mu_j, dist = scipy.optimize.nnls(Mj, G[:, l])
+            if dist > bound:
+                ej = G[:, l] - Mj @ mu_j  # E (g - R^T mu)
+                new.append(j)
+                dirs.append(-E * ej)  # -E^2 (g - R^T mu)
+        if not new:
             return None
-        j = idx[best]
-        z = self.Dsig[:, j] * (self.A @ dirs[:, best])
+        new = np.array(new)
+        Unew = np.array(dirs).T
+        # exactly feasible: rows at zero (to NNLS's accuracy) join the working set; project
+        vals = self.S[:, new] * (A @ Unew)
+        margins = vals / (self.row_norms[:, None] * np.linalg.norm(Unew, axis=0))
+        Unew, wnew, ok = self._project(new, margins <= 1e-8, Unew, margins)
+        ok &= np.linalg.norm(Unew[:d], axis=0) > 0
+        new, Unew, wnew = new[ok], Unew[:, ok], wnew[:, ok]
+        if new.size == 0:
+            return None
+        # one common step along the revived blocks: exact minimizer of f (quadratic in t)
+        Z = self.Dsig[:, new] * (A @ Unew)
         if self.center:
-            z = z - z.mean()
-        curvature = float(z @ z)
-        if curvature <= 0:
+            Z = Z - Z.mean(axis=0)
+        z = Z.sum(axis=1)
+        slope = float(r @ z) + beta * float(np.linalg.norm(Unew[:d], axis=0).sum())
+        if slope >= 0 or float(z @ z) <= 0:
             return None
-        t = -slope[best] / curvature
-        work = np.hstack([work, np.zeros((work.shape[0], 1), dtype=bool)])
-        return np.append(live, j), work, np.hstack([U, t * dirs[:, best : best + 1]])
+        t = -slope / float(z @ z)
+        return np.append(live, new), np.hstack([work, wnew]), np.hstack([U, t * Unew])
