@@ -324,7 +324,7 @@ def _snap(ops: _Operators, U: torch.Tensor, yc: torch.Tensor, beta: float) -> to
     return best
 
 
-def _line_search(ops, yc, beta, d, eps, U, s, z, rp, dU, ds, dz, mu, a, shrink=0.5) -> float:
+def _line_search(ops, yc, beta, d, eps, f0, grad, U, s, z, rp, dU, ds, dz, mu, a, shrink=0.5):
     """Backtracking (Armijo) on the exact-penalty barrier merit ``f_eps(u) - mu sum log s +
     nu ||G u + s||_1`` with ``nu`` above the new multipliers, for which the primal-dual
     direction is a descent direction (Nocedal & Wright 2006, §19.3); the smoothed norms
@@ -337,13 +337,10 @@ def _line_search(ops, yc, beta, d, eps, U, s, z, rp, dU, ds, dz, mu, a, shrink=0
 
     nu = 1.1 * float((z + a * dz).abs().max())
     infeas = float(rp.abs().sum())
-    e = ops.C(ops.model(U)) - yc
-    grad = ops.model_adj(ops.C(e))
-    grad[:, :d] += beta * U[:, :d] / torch.sqrt((U[:, :d] ** 2).sum(dim=1) + eps * eps)[:, None]
     slope = float((grad * dU).sum()) - mu * float((ds / s).sum()) - nu * infeas
     if not slope < 0:  # not a descent direction in floating point: keep the step
         return a
-    merit0 = f(U) - mu * float(torch.log(s).sum()) + nu * infeas
+    merit0 = f0 - mu * float(torch.log(s).sum()) + nu * infeas
     for _ in range(30):
         trial = f(U + a * dU) - mu * float(torch.log(s + a * ds).sum()) + nu * (1 - a) * infeas
         if trial <= merit0 + 1e-4 * a * slope:
@@ -452,7 +449,8 @@ def ipm_relu(
         sig = min(1.0, max(0.0, gap_aff / gap)) ** 3
         dU, ds, dz = newton.direction(-s * z - aff[1] * aff[2] + sig * mu)  # corrector
         a = min(1.0, 0.99 * newton.max_step(ds, dz))
-        a = _line_search(ops, yc, beta, d, eps, U, s, z, rp, dU, ds, dz, sig * mu, a)
+        f0 = 0.5 * float(e @ e) + beta * float(smooth.q.sum())
+        a = _line_search(ops, yc, beta, d, eps, f0, grad, U, s, z, rp, dU, ds, dz, sig * mu, a)
         if verbose:
             print(f"      step {a:.3f}  sigma {sig:.1e}")
         U, s, z = U + a * dU, s + a * ds, z + a * dz
