@@ -134,7 +134,7 @@ class _Face:
     Vt: np.ndarray
     rank: np.ndarray
     N: np.ndarray  # (L, d', d') null-space bases, columns >= k[l] zero
-    G: np.ndarray  # (n, L, d') features sigma_j D_j A N_j (uncentered, padded)
+    G: np.ndarray  # (L, d', n) features (sigma_j D_j A N_j)^T (uncentered, padded)
     k: np.ndarray  # (L,) face dimensions d' - rank
     cols: np.ndarray  # (L, d') bool, the first k[l] columns of each block
     F: np.ndarray  # (n, K) features C sigma_j D_j A N_j (compact columns)
@@ -174,26 +174,32 @@ class _ActiveSet:
     def face(self, live: np.ndarray, work: np.ndarray, prev: _Face | None = None) -> _Face:
         """Null spaces, features and Hessian pattern of the working set ``work`` (n, L).
 
-        Blocks whose working rows are those of ``prev`` reuse its SVDs and features.
+        Blocks whose working rows are those of ``prev`` reuse its SVDs and features (``prev``'s
+        arrays are updated in place when the live blocks are the same: ``prev`` is spent).
         """
         A, (n, dp) = self.A, self.A.shape
         L = live.size
         m = min(n, dp)
-        rows, valid = np.zeros((m, L), dtype=int), np.zeros((m, L), dtype=bool)
-        Ut, s, Vt = np.zeros((L, m, m)), np.zeros((L, m)), np.zeros((L, dp, dp))
-        rank, N, G = np.zeros(L, dtype=int), np.zeros((L, dp, dp)), np.zeros((n, L, dp))
-        todo = np.arange(L)
-        if prev is not None:
-            where = np.full(2 * self.P, -1)
-            where[prev.live] = np.arange(prev.live.size)
-            src = where[live]
-            same = src >= 0
-            same[same] = np.all(work[:, same] == prev.work[:, src[same]], axis=0)
-            old = src[same]
-            rows[:, same], valid[:, same] = prev.rows[:, old], prev.valid[:, old]
-            Ut[same], s[same], Vt[same] = prev.Ut[old], prev.s[old], prev.Vt[old]
-            rank[same], N[same], G[:, same] = prev.rank[old], prev.N[old], prev.G[:, old]
-            todo = np.flatnonzero(~same)
+        if prev is not None and np.array_equal(prev.live, live):  # update prev's arrays
+            rows, valid, Ut, s, Vt = prev.rows, prev.valid, prev.Ut, prev.s, prev.Vt
+            rank, N, G = prev.rank, prev.N, prev.G
+            todo = np.flatnonzero(np.any(work != prev.work, axis=0))
+        else:
+            rows, valid = np.zeros((m, L), dtype=int), np.zeros((m, L), dtype=bool)
+            Ut, s, Vt = np.zeros((L, m, m)), np.zeros((L, m)), np.zeros((L, dp, dp))
+            rank, N, G = np.zeros(L, dtype=int), np.zeros((L, dp, dp)), np.zeros((L, dp, n))
+            todo = np.arange(L)
+            if prev is not None:
+                where = np.full(2 * self.P, -1)
+                where[prev.live] = np.arange(prev.live.size)
+                src = where[live]
+                same = src >= 0
+                same[same] = np.all(work[:, same] == prev.work[:, src[same]], axis=0)
+                old = src[same]
+                rows[:, same], valid[:, same] = prev.rows[:, old], prev.valid[:, old]
+                Ut[same], s[same], Vt[same] = prev.Ut[old], prev.s[old], prev.Vt[old]
+                rank[same], N[same], G[same] = prev.rank[old], prev.N[old], prev.G[old]
+                todo = np.flatnonzero(~same)
         if todo.size:
             out = self._svds(live[todo], work[:, todo])
             rows[:, todo], valid[:, todo], Ut[todo], s[todo], Vt[todo], rank[todo] = out
@@ -201,15 +207,14 @@ class _ActiveSet:
             pick = np.minimum(rank[todo, None] + np.arange(dp)[None, :], dp - 1)
             Nt = np.take_along_axis(Vt[todo], pick[:, :, None], axis=1).transpose(0, 2, 1)
             N[todo] = Nt * (np.arange(dp)[None, :] < kt[:, None])[:, None, :]
-            Gt = (A @ N[todo].transpose(1, 0, 2).reshape(dp, todo.size * dp)).reshape(
-                n, todo.size, dp
-            )
-            G[:, todo] = Gt * self.Dsig[:, live[todo]][:, :, None]
+            NtA = N[todo].transpose(0, 2, 1).reshape(todo.size * dp, dp) @ A.T  # one product
+            G[todo] = NtA.reshape(todo.size, dp, n) * self.Dsig[:, live[todo]].T[:, None, :]
         k = dp - rank
         cols = np.arange(dp)[None, :] < k[:, None]
-        F = G.reshape(n, L * dp)[:, cols.ravel()]
+        Ft = G.reshape(L * dp, n)[cols.ravel()]
         if self.center:
-            F = F - F.mean(axis=0)
+            Ft = Ft - Ft.mean(axis=1, keepdims=True)
+        F = Ft.T
         index = np.full((L, dp), -1)
         index[cols] = np.arange(int(k.sum()))
         hess_mask = cols[:, :, None] & cols[:, None, :]
@@ -229,7 +234,7 @@ class _ActiveSet:
             k,
             cols,
             F,
-            F.T @ F,
+            Ft @ F,
             hess_rows,
             hess_cols,
             hess_mask,
