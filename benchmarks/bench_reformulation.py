@@ -13,8 +13,9 @@ and, gated (no cones), the penalty on the whole block, bias coordinate included:
 Columns: the objective as evaluated here (ReLU: ``Problem.objective`` of the network recovered
 from the returned blocks; gated: the gated program's value from the returned blocks), its
 relative difference to Clarabel's, the largest cone-constraint violation recomputed from the
-returned blocks, wall time, peak resident memory above the start (sampled every 2 ms), and
-time over convexnn's time.
+returned blocks, wall time (best of up to 3 runs while a run takes under 10 s, for every
+solver), peak resident memory above the start (sampled every 2 ms), and time over convexnn's
+time.
 """
 
 from __future__ import annotations
@@ -148,13 +149,28 @@ class Row:
     note: str = ""
 
 
-def run_convexnn(prob, D, gated) -> Row:
-    with PeakRSS() as mem:
+def best_of(solve, repeat_below: float = 10.0, repeats: int = 3):
+    """(result, best wall time) of ``solve()``, run up to ``repeats`` times while a run takes
+    under ``repeat_below`` seconds (the same rule for every solver: one-off start-up costs and
+    a busy machine's noise inflate single short runs)."""
+    out, best = None, float("inf")
+    for _ in range(repeats):
         start = time.perf_counter()
+        out = solve()
+        best = min(best, time.perf_counter() - start)
+        if best >= repeat_below:
+            break
+    return out, best
+
+
+def run_convexnn(prob, D, gated) -> Row:
+    def solve():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = solve_reformulation(prob, patterns=D, gated=gated)
-        elapsed = time.perf_counter() - start
+            return solve_reformulation(prob, patterns=D, gated=gated)
+
+    with PeakRSS() as mem:
+        res, elapsed = best_of(solve)
     pos, neg = res.info["blocks"][0]
     value, viol = (gated_value if gated else relu_value)(prob, D, pos, neg)
     note = f"{res.n_iter} it, {res.status}"
@@ -164,12 +180,11 @@ def run_convexnn(prob, D, gated) -> Row:
 
 
 def run_clarabel(prob, D, gated) -> Row:
+    def solve():
+        return solve_scalar_program(prob, prob.y, D, solver="CLARABEL", gated=gated, verbose=False)
+
     with PeakRSS() as mem:
-        start = time.perf_counter()
-        pos, neg, _, _, status = solve_scalar_program(
-            prob, prob.y, D, solver="CLARABEL", gated=gated, verbose=False
-        )
-        elapsed = time.perf_counter() - start
+        (pos, neg, _, _, status), elapsed = best_of(solve)
     value, viol = (gated_value if gated else relu_value)(prob, D, pos, neg)
     return Row("CVXPY + Clarabel", value, viol, elapsed, mem.mb, status)
 
