@@ -29,13 +29,14 @@ Slacks stay strictly positive, so the cone constraints hold up to the primal res
 which the method drives to rounding. At the end the blocks whose norm is negligible (the
 smoothed solution leaves them at ``O(eps)``, not 0) are set to exactly 0 when that lowers
 the program's exact objective (0 is always feasible). Stopping rule: the relative gap
-``(s^T z + 2P beta eps) / max(1, |objective|)`` and the relative primal residual below
-``tol`` with ``eps`` at its floor. The reported dual residual is the smoothed KKT residual of
-the blocks kept (those set to 0 satisfy their dual condition only to the accuracy of the
-smoothing). An optional ``early_exit(V, W, tight, gap)`` is offered the iterate (with the
-guess ``tight = slack < multiplier`` of the tight cone constraints, (n, 2P)) once the gap
-and primal residual pass each of ``early_gaps`` (returning True stops the method there), and,
-with ``tight=None``, the final point (the solver polishes it, :mod:`._reform_polish`).
+``(s^T z + 2P beta eps) / max(1, |objective|)`` (duality gap of the smoothed program plus
+the bound on the smoothing error) and the relative primal residual below ``tol``. The
+reported dual residual is the smoothed KKT residual of the blocks kept (those set to 0
+satisfy their dual condition only to the accuracy of the smoothing). An optional
+``early_exit(V, W, tight, gap)`` is offered the iterate (with the guess ``tight = slack <
+multiplier`` of the tight cone constraints, (n, 2P)) once the gap and primal residual pass
+each of ``early_gaps`` (returning True stops the method there), and, with ``tight=None``,
+the final point (the solver polishes it, :mod:`._reform_polish`).
 """
 
 from __future__ import annotations
@@ -416,7 +417,7 @@ def ipm_relu(
                 f"dres {dres:.1e}  eps {eps:.1e}"
             )
         eps_floor = EPS_MIN * u_top
-        if gap_rel <= tol and pres <= tol and eps <= eps_floor:
+        if gap_rel <= tol and pres <= tol:
             converged = True
             break
         merit = max(gap_rel, pres)
