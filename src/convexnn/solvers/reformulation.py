@@ -19,11 +19,12 @@ training problem ``1/2 ||f(X) - y||^2 + (beta/2)(||U||_F^2 + ||W||_F^2)`` (Thm 8
 bias; global optimum); over sampled patterns it is a restriction whose optimum is only an
 upper bound on the training optimum.
 
-Algorithms: the ReLU program by a primal-dual interior-point method with Nesterov-Todd
-scaling whose Newton systems use the low-rank structure of the loss
-(:mod:`._reform_ipm`; iterates strictly inside the cones), finished by active-set Newton
-polishing (:mod:`._reform_polish`; exactly feasible, Clarabel-level accuracy); the gated
-program by ADMM with a factorization computed once per penalty (:mod:`._reform_admm`).
+Algorithms: the ReLU program by a primal-dual interior-point method on the orthant with the
+group norms smoothed and the smoothing driven to 0 with the duality gap, whose Newton
+systems use the low-rank structure of the loss (:mod:`._reform_ipm`; iterates strictly
+inside the cones), finished by a primal active-set method that lands on an exact KKT point
+(:mod:`._reform_polish`); the gated program by ADMM with a factorization computed once per
+penalty (:mod:`._reform_admm`).
 """
 
 from __future__ import annotations
@@ -103,12 +104,13 @@ def solve_reformulation(
         Compute a sound lower bound with :func:`convexnn.certify` (otherwise ``lower_bound``
         is ``-inf``: a sampled program is a restriction and bounds nothing from below).
     polish : bool
-        ReLU program: when the interior-point method stops, guess the nonzero blocks and
-        tight cone constraints and solve the resulting smooth problem by Newton's method
-        (:mod:`._reform_polish`); the result replaces the iterate when it is feasible and
-        better (``info["polished"]``; ``info["duality_gap"]`` is the iterate's gap, an upper
-        bound on the polished point's suboptimality). Earlier attempts (at gaps 1e-5, 1e-6)
-        were measured to fail on diabetes: the guess is right only near the stall.
+        ReLU program: finish the interior-point solution by the active-set method of
+        :mod:`._reform_polish` (live blocks, tight cone constraints and their multipliers,
+        zero blocks' dual conditions); its point replaces the iterate only when it is
+        feasible, not worse and a KKT point (``info["polished"]``; ``info["duality_gap"]``
+        is the iterate's gap, an upper bound on the polished point's suboptimality). The
+        interior-point solution alone is within ``tol`` of the optimum; polishing makes the
+        residual (hence the dual vector and :func:`convexnn.certify`'s bound) exact.
     verbose : bool
         Print the residuals.
     rho : float, optional (keyword)
@@ -123,7 +125,7 @@ def solve_reformulation(
         ``(v, w)`` of (d', P) arrays per output, the offset being the best constant), the
         relative KKT residuals ``primal_residual`` and ``dual_residual`` (and the relative
         ``duality_gap`` of the interior-point method, with ``reduced_accuracy`` true when
-        rounding stalled it between ``tol`` and 1e-6, and ``polished``), ``n_patterns``.
+        it stopped (rounding) between ``tol`` and 1e-6, and ``polished``), ``n_patterns``.
     """
     rho = kwargs.pop("rho", None)
     check_no_kwargs(kwargs, "solve(method='reformulation')")
