@@ -51,6 +51,7 @@ import scipy.optimize
 
 _RANK_TOL = 1e-10  # singular values below this fraction of the largest: dependent rows
 _BIAS_WEIGHT = 1e6  # weight of the bias coordinate (an equality) in the zero-block test
+_COLLAPSE = 1e-12  # live blocks whose ||u[:d]|| falls below this fraction of the largest: zeroed
 _DUAL_TOL = 1e-7  # relative excess over beta at which a zero block counts as violated
 
 
@@ -134,7 +135,6 @@ class _Face:
     Vt: np.ndarray
     rank: np.ndarray
     N: np.ndarray  # (L, d', d') null-space bases, columns >= k[l] zero
-    G: np.ndarray  # (L, d', n) features (sigma_j D_j A N_j)^T (uncentered, padded)
     k: np.ndarray  # (L,) face dimensions d' - rank
     cols: np.ndarray  # (L, d') bool, the first k[l] columns of each block
     F: np.ndarray  # (n, K) features C sigma_j D_j A N_j (compact columns)
@@ -174,20 +174,20 @@ class _ActiveSet:
     def face(self, live: np.ndarray, work: np.ndarray, prev: _Face | None = None) -> _Face:
         """Null spaces, features and Hessian pattern of the working set ``work`` (n, L).
 
-        Blocks whose working rows are those of ``prev`` reuse its SVDs and features (``prev``'s
-        arrays are updated in place when the live blocks are the same: ``prev`` is spent).
+        Blocks whose working rows are those of ``prev`` reuse its SVDs (``prev``'s arrays are
+        updated in place when the live blocks are the same: ``prev`` is spent).
         """
         A, (n, dp) = self.A, self.A.shape
         L = live.size
         m = min(n, dp)
         if prev is not None and np.array_equal(prev.live, live):  # update prev's arrays
             rows, valid, Ut, s, Vt = prev.rows, prev.valid, prev.Ut, prev.s, prev.Vt
-            rank, N, G = prev.rank, prev.N, prev.G
+            rank, N = prev.rank, prev.N
             todo = np.flatnonzero(np.any(work != prev.work, axis=0))
         else:
             rows, valid = np.zeros((m, L), dtype=int), np.zeros((m, L), dtype=bool)
             Ut, s, Vt = np.zeros((L, m, m)), np.zeros((L, m)), np.zeros((L, dp, dp))
-            rank, N, G = np.zeros(L, dtype=int), np.zeros((L, dp, dp)), np.zeros((L, dp, n))
+            rank, N = np.zeros(L, dtype=int), np.zeros((L, dp, dp))
             todo = np.arange(L)
             if prev is not None:
                 where = np.full(2 * self.P, -1)
@@ -198,7 +198,7 @@ class _ActiveSet:
                 old = src[same]
                 rows[:, same], valid[:, same] = prev.rows[:, old], prev.valid[:, old]
                 Ut[same], s[same], Vt[same] = prev.Ut[old], prev.s[old], prev.Vt[old]
-                rank[same], N[same], G[same] = prev.rank[old], prev.N[old], prev.G[old]
+                rank[same], N[same] = prev.rank[old], prev.N[old]
                 todo = np.flatnonzero(~same)
         if todo.size:
             out = self._svds(live[todo], work[:, todo])
@@ -207,11 +207,10 @@ class _ActiveSet:
             pick = np.minimum(rank[todo, None] + np.arange(dp)[None, :], dp - 1)
             Nt = np.take_along_axis(Vt[todo], pick[:, :, None], axis=1).transpose(0, 2, 1)
             N[todo] = Nt * (np.arange(dp)[None, :] < kt[:, None])[:, None, :]
-            NtA = N[todo].transpose(0, 2, 1).reshape(todo.size * dp, dp) @ A.T  # one product
-            G[todo] = NtA.reshape(todo.size, dp, n) * self.Dsig[:, live[todo]].T[:, None, :]
         k = dp - rank
         cols = np.arange(dp)[None, :] < k[:, None]
-        Ft = G.reshape(L * dp, n)[cols.ravel()]
+        owner = np.repeat(np.arange(L), k)
+        Ft = (N.transpose(0, 2, 1)[cols] @ A.T) * self.Dsig[:, live[owner]].T  # (K, n)
         if self.center:
             Ft = Ft - Ft.mean(axis=1, keepdims=True)
         F = Ft.T
@@ -230,7 +229,6 @@ class _ActiveSet:
             Vt,
             rank,
             N,
-            G,
             k,
             cols,
             F,
@@ -382,7 +380,8 @@ class _ActiveSet:
         self.trace = []
         for _ in range(max_iter):
             if stale:
-                keep = np.linalg.norm(U[:d], axis=0) > 0
+                norms = np.linalg.norm(U[:d], axis=0)
+                keep = norms > _COLLAPSE * norms.max(initial=0.0)  # else zero (see _blocked)
                 keep &= work.sum(axis=0) < A.shape[1]
                 live, work, U = live[keep], work[:, keep], U[:, keep]
                 if live.size == 0:
@@ -401,6 +400,8 @@ class _ActiveSet:
             val, g, step, r = out
             decrease = float(g @ step)
             self.trace.append((val, decrease, live.size, int(work.sum()), int(face.k.sum())))
+            if stalled and -decrease > 1e-9 * max(abs(val), 1.0):
+                break  # the line search fails far from stationarity: give up
             if stalled or -decrease <= newton_tol * max(abs(val), 1.0):
                 # stationary on the face (f to rounding): full Newton steps while the gradient
                 # still halves (multipliers and the dual test need it, not only f), then
@@ -433,8 +434,9 @@ class _ActiveSet:
                     break
                 continue
             theta, U, new_work = moved
-            if new_work is not None:
-                work, stale = new_work, True
+            norms = np.linalg.norm(U[:d], axis=0)
+            if new_work is not None or np.any(norms <= _COLLAPSE * norms.max()):
+                work, stale = (work if new_work is None else new_work), True
         if not converged:
             return None
         out = np.zeros((A.shape[1], 2 * self.P))
@@ -493,8 +495,9 @@ class _ActiveSet:
         t = min(1.0, t_max)
         while t > 1e-12 and self.value(face, theta + t * step) > val + 1e-4 * t * decrease:
             t *= 0.5
-        if t <= 1e-12:
+        if t <= 1e-12 and t_max > 1e-12:
             return None
+        t = max(t, min(t_max, 1e-12))  # blocked at once: the rows at zero join the face
         if t < t_max:
             return theta + t * step, U + t * dU, None
         return self._blocked(
@@ -533,7 +536,8 @@ class _ActiveSet:
     def _blocked(self, live, work, U, new_U, theta, blocking, ratios, reached):
         """Add the rows reached (ratio ``reached[l]`` in block ``l``) and zero collapsed blocks."""
         hit = blocking & (ratios <= reached[None, :] * (1 + 1e-9))
-        collapsed = np.linalg.norm(new_U, axis=0) <= 1e-9 * np.linalg.norm(U, axis=0)
+        d = self.d
+        collapsed = np.linalg.norm(new_U[:d], axis=0) <= 1e-9 * np.linalg.norm(U[:d], axis=0)
         order = np.where(work, 0.0, 1.0)  # keep the old rows, then the new
         work = work | hit
         self._independent(live, work, order, np.flatnonzero(hit.any(axis=0)))
