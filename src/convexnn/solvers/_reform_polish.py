@@ -557,11 +557,14 @@ class _ActiveSet:
         return True
 
     def _hint_rows(self, blocks):
-        """(2 d' - 2, 2P): each block's rows of smallest relative margin in the iterate."""
-        norms = np.maximum(np.linalg.norm(blocks, axis=0), 1e-300)
-        margins = self.S * (self.A @ blocks) / (self.row_norms[:, None] * norms)
-        k = min(2 * self.A.shape[1] - 2, self.A.shape[0])
-        return np.argpartition(margins, k - 1, axis=0)[:k] if k else np.zeros((0, 0), int)
+        """(k, 2P): each block's ``k = 3 (d' - 1)`` rows of smallest relative margin in the
+        iterate, -1 for blocks that are zero there."""
+        norms = np.linalg.norm(blocks, axis=0)
+        margins = self.S * (self.A @ blocks) / (self.row_norms[:, None] * np.maximum(norms, 1e-300))
+        k = min(3 * self.A.shape[1] - 3, self.A.shape[0])
+        rows = np.argpartition(margins, k - 1, axis=0)[:k]
+        rows[:, norms == 0] = -1
+        return rows
 
     def _revive(self, live, work, U, r, hints):
         """Zero blocks that violate their optimality condition re-enter; None if none does.
@@ -570,7 +573,8 @@ class _ActiveSet:
         ``g_j = sigma_j A^T D_j r`` the loss gradient, ``R_j = S_j A`` and ``E`` the identity on
         the penalized coordinates and a large weight on the bias coordinate (where equality is
         required; weight ``_BIAS_WEIGHT``). NNLS on the rows ``hints`` (smallest margins in the
-        iterate) certifies most blocks (30 us each); the others are solved by NNLS on all rows,
+        iterate, or for blocks zero there the rows best aligned with ``g_j``) certifies most
+        blocks (30 us each); the others are solved by NNLS on all rows,
         whose residual ``e`` gives the steepest feasible direction ``u = -E^2 e``
         (``R_j u >= 0``, ``g_j^T u + beta ||u[:d]|| = -||e||^2 + beta ||e[:d]|| < 0`` when
         violated); the violated blocks re-enter together, at the exact minimizer of ``f`` along
@@ -589,6 +593,11 @@ class _ActiveSet:
         bound = beta * (1 + _DUAL_TOL)
         new, dirs = [], []
         rows = hints[:, idx]  # (k, nd)
+        blind = rows[0] < 0
+        if blind.any():  # no direction in the iterate: the rows best aligned with g_j
+            align = self.S[:, idx[blind]] * (A @ (G[:, blind] / E[:, None]))
+            align /= self.row_norms[:, None]
+            rows[:, blind] = np.argpartition(-align, rows.shape[0] - 1, axis=0)[: rows.shape[0]]
         hinted = (self.S[rows, idx[None, :]][:, :, None] * A[rows] * E).transpose(1, 2, 0)
         for col, j in enumerate(idx):
             if scipy.optimize.nnls(hinted[col], G[:, col])[1] <= bound:
