@@ -15,30 +15,40 @@ place of the QP's equality-constrained steps):
 
 * working set: live blocks ``j`` with working rows ``W_j`` (linearly independent, held at
   equality); on that face ``u_j = N_j theta_j`` with ``N_j`` an orthonormal basis of the null
-  space of ``A[W_j]`` and ``f`` is smooth while every live ``u_j[:d] != 0``;
+  space of ``A[W_j]`` (batched SVDs, recomputed only for blocks whose rows change), and ``f``
+  is smooth while every live ``u_j[:d] != 0``;
 * each iteration takes a Newton step on the face (Hessian ``F^T F`` plus the block-diagonal
   Hessians ``beta (T_j^T T_j / ||w_j|| - T_j^T w_j w_j^T T_j / ||w_j||^3)``, ``T_j = N_j[:d]``,
-  ``w_j = u_j[:d]``, assembled with batched numpy), shortened by the ratio test so that no
-  cone constraint outside the working set is crossed, and by Armijo backtracking; the
-  blocking rows join the working set, and a block that the step shrinks to zero leaves the
-  live set. Every iterate is feasible and the objective never increases;
-* at a stationary point of the face the multipliers of the working rows solve
-  ``grad_{u_j} f = (S_j A)[W_j]^T mu_j`` (least squares, from the SVD that gave ``N_j``;
-  exact at stationarity). The most negative multiplier of each block leaves its working set
-  (Nocedal & Wright Thm 16.5: the next step then moves strictly inside that constraint);
-* when every multiplier is nonnegative, the zero blocks are checked along the directions the
-  iterate gave them (a sufficient test of violated optimality, ``grad_{u_j}f^T u + beta
-  ||u[:d]|| < 0`` for a feasible ``u``; the exact test is a conic program per block and is not
-  done): a violated block re-enters at its best multiple of that direction. Otherwise the
-  point is a KKT point of the program, i.e. its global optimum.
+  ``w_j = u_j[:d]``, assembled with batched numpy, one Cholesky factorization). Each block's
+  step is cut at its first cone constraint outside the working set (the cones are separate
+  per block) when that still passes Armijo's test, else one length for all by the ratio test
+  and backtracking; the rows reached join the working set. A block whose step passes through
+  zero is zeroed when that lowers ``f``, and one that shrinks to ``1e-12`` of the largest is
+  zeroed. Every iterate is feasible and ``f`` decreases;
+* once the Newton decrement is at the rounding level of ``f``, up to three more full Newton
+  steps are taken while the gradient halves (the multipliers and the dual test below need
+  the gradient, not only ``f``, to be accurate). The multipliers of the working rows then
+  solve ``grad_{u_j} f = (S_j A)[W_j]^T mu_j`` (least squares, from the SVD that gave ``N_j``;
+  exact at stationarity), and each block's most negative one leaves its working set;
+* when every multiplier is nonnegative, each zero block is tested against its optimality
+  condition (the restriction to pattern ``D_j`` of the dual constraint
+  ``|v^T (X u + b)_+| <= beta``, Thm 8 and eq. 33): ``min_{mu >= 0} ||E (g_j - (S_j A)^T mu)|| <= beta``,
+  ``g_j = sigma_j A^T D_j C r`` the loss gradient, ``E`` the identity on the penalized
+  coordinates and a large weight on the bias coordinate (an equality). NNLS on 3 (d' - 1)
+  hinted rows certifies most blocks cheaply; the rest get NNLS on all rows, whose residual is
+  the steepest feasible descent direction of a violated block; violated blocks re-enter along
+  it at the exact line minimizer of ``f``. When none is violated (to ``_DUAL_TOL``) the point
+  is a KKT point of the program, i.e. its global optimum.
 
-The starting face: blocks with ``||u_j[:d]|| > live_tol * max_k ||u_k[:d]||``, working rows
-those guessed tight (``tight``, or a relative margin ``(S_j A u_j)_i / (||a_i|| ||u_j||)``
-below ``tau``; at most ``d' - 1`` of the smallest margins, linearly independent). The
-iterate is projected onto that face; a block whose projection would cross a constraint keeps
-its iterate value with the crossing rows added (or, failing that, an empty working set).
-The result is returned only if it satisfies every cone constraint (to 1e-12 relative) and
-its objective is not above the iterate's.
+The starting face: blocks with ``||u_j[:d]|| > live_tol * max_k ||u_k[:d]||`` and radial
+ratio ``rho_j = -grad_{u_j} loss . u_j / (beta ||u_j[:d]||) >= 1 - rho_tol`` (``rho_j = 1`` on
+live blocks at the optimum; the zero-block test corrects a wrong guess), working rows those
+guessed tight (``tight``, or a relative margin ``(S_j A u_j)_i / (||a_i|| ||u_j||)`` below
+``tau``; at most ``d' - 1`` of the smallest margins, linearly independent). The iterate is
+projected onto that face; a block whose projection would cross a constraint gets the
+crossing rows added (three rounds), or else keeps its iterate value with no working rows.
+``improved`` is True only at a KKT point that satisfies every cone constraint (to 1e-12
+relative) with an objective not above the iterate's; otherwise the iterate is returned.
 """
 
 from __future__ import annotations
@@ -151,7 +161,6 @@ class _ActiveSet:
         self.A, self.beta, self.d, self.center = A, float(beta), d, bool(center)
         P = D.shape[1]
         self.P = P
-        self.sign = np.concatenate([np.ones(P), -np.ones(P)])
         self.Dsig = np.hstack([D, -D])  # sigma_j D_j
         self.S = 2.0 * np.hstack([D, D]) - 1.0
         self.row_norms = np.maximum(np.linalg.norm(A, axis=1), 1e-300)
@@ -251,6 +260,7 @@ class _ActiveSet:
     # --- objective on a face -------------------------------------------------------------
 
     def value(self, face: _Face, theta: np.ndarray) -> float:
+        """``f`` at face coordinates ``theta``."""
         U = self.blocks_of(face, theta)
         r = face.F @ theta - self.yc
         return 0.5 * float(r @ r) + self.beta * float(np.linalg.norm(U[: self.d], axis=0).sum())
@@ -377,7 +387,6 @@ class _ActiveSet:
             return None
         hints = self._hint_rows(blocks)
         face, stale, stalled, converged = None, True, 0, False
-        self.trace = []
         for _ in range(max_iter):
             if stale:
                 norms = np.linalg.norm(U[:d], axis=0)
@@ -399,7 +408,6 @@ class _ActiveSet:
                 return None
             val, g, step, r = out
             decrease = float(g @ step)
-            self.trace.append((val, decrease, live.size, int(work.sum()), int(face.k.sum())))
             if stalled and -decrease > 1e-9 * max(abs(val), 1.0):
                 break  # the line search fails far from stationarity: give up
             if stalled or -decrease <= newton_tol * max(abs(val), 1.0):
@@ -421,8 +429,10 @@ class _ActiveSet:
                     stale, stalled = True, 0
                     continue
                 revived = self._revive(live, work, U, r, hints)
-                if revived is None:
+                if revived is None:  # every zero block certified: a KKT point
                     converged = True
+                    break
+                if revived is False:  # violated, but no feasible descent found: give up
                     break
                 live, work, U = revived
                 stale, stalled = True, 0
@@ -567,7 +577,8 @@ class _ActiveSet:
         return rows
 
     def _revive(self, live, work, U, r, hints):
-        """Zero blocks that violate their optimality condition re-enter; None if none does.
+        """Zero blocks that violate their optimality condition re-enter: the new
+        ``(live, work, U)``; None when none is violated, False when violated ones cannot enter.
 
         Zero block ``j`` is optimal iff ``min_{mu >= 0} ||E (g_j - R_j^T mu)|| <= beta``, with
         ``g_j = sigma_j A^T D_j r`` the loss gradient, ``R_j = S_j A`` and ``E`` the identity on
@@ -618,7 +629,7 @@ class _ActiveSet:
         ok &= np.linalg.norm(Unew[:d], axis=0) > 0
         new, Unew, wnew = new[ok], Unew[:, ok], wnew[:, ok]
         if new.size == 0:
-            return None
+            return False
         # one common step along the revived blocks: exact minimizer of f (quadratic in t)
         Z = self.Dsig[:, new] * (A @ Unew)
         if self.center:
@@ -626,6 +637,6 @@ class _ActiveSet:
         z = Z.sum(axis=1)
         slope = float(r @ z) + beta * float(np.linalg.norm(Unew[:d], axis=0).sum())
         if slope >= 0 or float(z @ z) <= 0:
-            return None
+            return False
         t = -slope / float(z @ z)
         return np.append(live, new), np.hstack([work, wnew]), np.hstack([U, t * Unew])
