@@ -93,6 +93,19 @@ def test_polish_reaches_the_reference_from_interior_point_iterates(seed, bias):
     assert finished >= 1 and ok
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_polish_on_one_dimensional_data(bias):
+    """d = 1: a block without bias is a half-line (cones of dimension one)."""
+    prob, D = _instance(10, bias, n=25, d=1, P=8)
+    args = _args(prob, D)
+    ref = _reference(prob, D)
+    V, W, _ = _iterates(prob, D)[-1]
+    pos, neg, ok = polish(*args, V, W)
+    assert ok
+    assert abs(program_value(*args, pos, neg) - ref) <= 1e-7 * ref
+    assert _relative_violation(prob.X_aug, D, pos, neg) <= 1e-12
+
+
 @pytest.mark.parametrize("seed", [4, 5, 6])
 @pytest.mark.parametrize("bias", [True, False])
 def test_polish_from_perturbed_reference(seed, bias):

@@ -24,7 +24,7 @@ place of the QP's equality-constrained steps):
   per block) when that still passes Armijo's test, else one length for all by the ratio test
   and backtracking; the rows reached join the working set. A block whose step passes through
   zero is zeroed when that lowers ``f``, and one that shrinks to ``1e-12`` of the largest is
-  zeroed. Every iterate is feasible and ``f`` decreases;
+  zeroed. Every iterate is feasible and ``f`` decreases (to rounding, in the steps below);
 * once the Newton decrement is at the rounding level of ``f``, up to three more full Newton
   steps are taken while the gradient halves (the multipliers and the dual test below need
   the gradient, not only ``f``, to be accurate). The multipliers of the working rows then
@@ -32,13 +32,14 @@ place of the QP's equality-constrained steps):
   exact at stationarity), and each block's most negative one leaves its working set;
 * when every multiplier is nonnegative, each zero block is tested against its optimality
   condition (the restriction to pattern ``D_j`` of the dual constraint
-  ``|v^T (X u + b)_+| <= beta``, Thm 8 and eq. 33): ``min_{mu >= 0} ||E (g_j - (S_j A)^T mu)|| <= beta``,
-  ``g_j = sigma_j A^T D_j C r`` the loss gradient, ``E`` the identity on the penalized
-  coordinates and a large weight on the bias coordinate (an equality). NNLS on 3 (d' - 1)
-  hinted rows certifies most blocks cheaply; the rest get NNLS on all rows, whose residual is
-  the steepest feasible descent direction of a violated block; violated blocks re-enter along
-  it at the exact line minimizer of ``f``. When none is violated (to ``_DUAL_TOL``) the point
-  is a KKT point of the program, i.e. its global optimum.
+  ``|v^T (X u + b)_+| <= beta``, Thm 8 and eq. 33):
+  ``min_{mu >= 0} ||E (g_j - (S_j A)^T mu)|| <= beta``, ``g_j = sigma_j A^T D_j C r`` the loss
+  gradient, ``E`` the identity on the penalized coordinates and a large weight on the bias
+  coordinate (an equality). NNLS on 3 (d' - 1) hinted rows certifies most blocks cheaply; the
+  rest get NNLS on all rows, whose residual is the steepest feasible descent direction of a
+  violated block; violated blocks re-enter along it at the exact line minimizer of ``f``.
+  When none is violated (to ``_DUAL_TOL``) the point is a KKT point of the program, i.e. its
+  global optimum.
 
 The starting face: blocks with ``||u_j[:d]|| > live_tol * max_k ||u_k[:d]||`` and radial
 ratio ``rho_j = -grad_{u_j} loss . u_j / (beta ||u_j[:d]||) >= 1 - rho_tol`` (``rho_j = 1`` on
@@ -567,11 +568,11 @@ class _ActiveSet:
         return True
 
     def _hint_rows(self, blocks):
-        """(k, 2P): each block's ``k = 3 (d' - 1)`` rows of smallest relative margin in the
+        """(k, 2P): each block's ``k = 3 (d' - 1)`` (at least 3) rows of smallest margin in the
         iterate, -1 for blocks that are zero there."""
         norms = np.linalg.norm(blocks, axis=0)
         margins = self.S * (self.A @ blocks) / (self.row_norms[:, None] * np.maximum(norms, 1e-300))
-        k = min(3 * self.A.shape[1] - 3, self.A.shape[0])
+        k = min(3 * max(self.A.shape[1] - 1, 1), self.A.shape[0])
         rows = np.argpartition(margins, k - 1, axis=0)[:k]
         rows[:, norms == 0] = -1
         return rows
