@@ -253,8 +253,9 @@ def solve_reformulation(
 
 
 class _Polisher:
-    """``early_exit`` hook of the interior-point method: polish the iterate (active-set
-    Newton, :mod:`._reform_polish`) and accept when that yields a feasible, better point."""
+    """``early_exit`` hook of the interior-point method: finish from the iterate by the
+    active-set method of :mod:`._reform_polish`; accept when it reaches a KKT point of the
+    program (exactly feasible, objective not above the iterate's)."""
 
     def __init__(self, problem: Problem, D: np.ndarray, y: np.ndarray) -> None:
         self.problem, self.D, self.y = problem, D.astype(float), y
@@ -264,7 +265,9 @@ class _Polisher:
         p = self.problem
         pos = V.to(torch.float64).cpu().numpy()
         neg = W.to(torch.float64).cpu().numpy()
-        # tight constraints guessed from the margins (measured more reliable than ``tight``)
+        # tight rows guessed from the margins: on diabetes the IPM's ``tight`` (slack <
+        # multiplier) at gap 4e-4 led to a worse start (the finisher still succeeded, 0.3 s
+        # instead of 0.05 s at 100 gates)
         pos, neg, ok = polish_blocks(
             p.X_aug, self.D, self.y, p.beta, p.n_features, p.bias, pos, neg
         )
