@@ -584,10 +584,10 @@ class _ActiveSet:
         Zero block ``j`` is optimal iff ``min_{mu >= 0} ||E (g_j - R_j^T mu)|| <= beta``, with
         ``g_j = sigma_j A^T D_j r`` the loss gradient, ``R_j = S_j A`` and ``E`` the identity on
         the penalized coordinates and a large weight on the bias coordinate (where equality is
-        required; weight ``_BIAS_WEIGHT``). NNLS on the rows ``hints`` (smallest margins in the
-        iterate, or for blocks zero there the rows best aligned with ``g_j``) certifies most
-        blocks (30 us each); the others are solved by NNLS on all rows,
-        whose residual ``e`` gives the steepest feasible direction ``u = -E^2 e``
+        required; weight ``_BIAS_WEIGHT``), solved by :func:`_nnls_by_rows` from the rows
+        ``hints`` (smallest margins in the iterate, or for blocks zero there the rows best
+        aligned with ``g_j``). The residual ``e`` of a violated block gives the steepest
+        feasible direction ``u = -E^2 e``
         (``R_j u >= 0``, ``g_j^T u + beta ||u[:d]|| = -||e||^2 + beta ||e[:d]|| < 0`` when
         violated); the violated blocks re-enter together, at the exact minimizer of ``f`` along
         their directions.
@@ -603,30 +603,32 @@ class _ActiveSet:
         E[d:] = _BIAS_WEIGHT
         G = (A.T @ (self.Dsig[:, idx] * r[:, None])) * E[:, None]  # E g_j, (d', nd)
         bound = beta * (1 + _DUAL_TOL)
-        new, dirs = [], []
+        new, dirs, active = [], [], []
         rows = hints[:, idx]  # (k, nd)
         blind = rows[0] < 0
         if blind.any():  # no direction in the iterate: the rows best aligned with g_j
             align = self.S[:, idx[blind]] * (A @ (G[:, blind] / E[:, None]))
             align /= self.row_norms[:, None]
             rows[:, blind] = np.argpartition(-align, rows.shape[0] - 1, axis=0)[: rows.shape[0]]
-        hinted = (self.S[rows, idx[None, :]][:, :, None] * A[rows] * E).transpose(1, 2, 0)
         for col, j in enumerate(idx):
-            if scipy.optimize.nnls(hinted[col], G[:, col])[1] <= bound:
-                continue  # certified by a multiplier on the hinted rows
             Mj = (self.S[:, j, None] * A * E).T  # E R_j^T, (d', n)
-            mu, dist = scipy.optimize.nnls(Mj, G[:, col])
-            if dist > bound:
+            out = _nnls_by_rows(Mj, G[:, col], rows[:, col], bound, E, self.row_norms)
+            if out is not None:
                 new.append(j)
-                dirs.append(-E * (G[:, col] - Mj @ mu))  # -E^2 (g - R^T mu)
+                dirs.append(-E * out[0])  # -E^2 (g - R^T mu)
+                active.append(out[1])
         if not new:
             return None
         new = np.array(new)
         Unew = np.array(dirs).T
-        # exactly feasible: rows at zero (to NNLS's accuracy) join the working set; project
+        # exactly feasible: the rows of positive mu (R u = 0 to NNLS's accuracy) and those at
+        # zero join the working set; project
         vals = self.S[:, new] * (A @ Unew)
         margins = vals / (self.row_norms[:, None] * np.linalg.norm(Unew, axis=0))
-        Unew, wnew, ok = self._project(new, margins <= 1e-8, Unew, margins)
+        wnew = margins <= 1e-8
+        for col, act in enumerate(active):
+            wnew[act, col] = True
+        Unew, wnew, ok = self._project(new, wnew, Unew, np.minimum(margins, 0.0) * ~wnew)
         ok &= np.linalg.norm(Unew[:d], axis=0) > 0
         new, Unew, wnew = new[ok], Unew[:, ok], wnew[:, ok]
         if new.size == 0:
@@ -641,3 +643,30 @@ class _ActiveSet:
             return False
         t = -slope / float(z @ z)
         return np.append(live, new), np.hstack([work, wnew]), np.hstack([U, t * Unew])
+
+
+def _nnls_by_rows(M: np.ndarray, b: np.ndarray, rows: np.ndarray, bound: float, E, a_norms):
+    """``min_{mu >= 0} ||b - M mu||``, ``M = E R^T``, by NNLS on a growing set of columns.
+
+    Returns None as soon as a restricted solution has residual norm ``<= bound`` (a certificate:
+    it is feasible for the full problem), else the residual ``e`` of the full optimum and the
+    columns with positive ``mu`` (where ``R u = 0``), the optimum being reached
+    when ``M^T e = -R u <= 0`` for ``u = -E e`` (NNLS's optimality condition, to 1e-12 relative
+    to ``||a_i|| ||u||``: ``u`` is then feasible); the columns with the largest ``M^T e`` join
+    each round (a column-generation form of Lawson & Hanson's method).
+    """
+    n = M.shape[1]
+    rows = np.unique(rows)
+    for _ in range(20):
+        mu, dist = scipy.optimize.nnls(M[:, rows], b)
+        if dist <= bound:
+            return None
+        e = b - M[:, rows] @ mu
+        w = M.T @ e - 1e-12 * a_norms * float(np.linalg.norm(E * e))
+        w[rows] = -np.inf
+        if w.max() <= 0 or rows.size == n:
+            return e, rows[mu > 0]
+        k = min(rows.size, n - rows.size)
+        rows = np.union1d(rows, np.argpartition(-w, k - 1)[:k])
+    mu, dist = scipy.optimize.nnls(M, b)
+    return None if dist <= bound else (b - M @ mu, np.flatnonzero(mu > 0))
