@@ -76,7 +76,7 @@ def _relative_violation(A, D, pos, neg) -> float:
 def test_polish_reaches_the_reference_from_interior_point_iterates(seed, bias):
     prob, D = _instance(seed, bias)
     args = _args(prob, D)
-    ref = _reference(prob, D)  # Clarabel: accurate to ~1e-9 relative here
+    ref = _reference(prob, D)  # Clarabel: within ~5e-8 relative of the optimum here
     iterates = _iterates(prob, D)
     assert len(iterates) >= 3
     finished = 0
