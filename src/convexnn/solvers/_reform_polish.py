@@ -611,8 +611,7 @@ class _ActiveSet:
             align /= self.row_norms[:, None]
             rows[:, blind] = np.argpartition(-align, rows.shape[0] - 1, axis=0)[: rows.shape[0]]
         for col, j in enumerate(idx):
-            Mj = (self.S[:, j, None] * A * E).T  # E R_j^T, (d', n)
-            out = _nnls_by_rows(Mj, G[:, col], rows[:, col], bound, E, self.row_norms)
+            out = _nnls_by_rows(A, self.S[:, j], E, G[:, col], rows[:, col], bound, self.row_norms)
             if out is not None:
                 new.append(j)
                 dirs.append(-E * out[0])  # -E^2 (g - R^T mu)
@@ -645,28 +644,32 @@ class _ActiveSet:
         return np.append(live, new), np.hstack([work, wnew]), np.hstack([U, t * Unew])
 
 
-def _nnls_by_rows(M: np.ndarray, b: np.ndarray, rows: np.ndarray, bound: float, E, a_norms):
-    """``min_{mu >= 0} ||b - M mu||``, ``M = E R^T``, by NNLS on a growing set of columns.
+def _nnls_by_rows(A, s, E, b, rows, bound, a_norms):
+    """``min_{mu >= 0} ||b - M mu||``, ``M = E R^T``, ``R = diag(s) A``, by NNLS on a growing
+    set of rows of ``R``.
 
     Returns None as soon as a restricted solution has residual norm ``<= bound`` (a certificate:
     it is feasible for the full problem), else the residual ``e`` of the full optimum and the
-    columns with positive ``mu`` (where ``R u = 0``), the optimum being reached
-    when ``M^T e = -R u <= 0`` for ``u = -E e`` (NNLS's optimality condition, to 1e-12 relative
-    to ``||a_i|| ||u||``: ``u`` is then feasible); the columns with the largest ``M^T e`` join
-    each round (a column-generation form of Lawson & Hanson's method).
+    rows with positive ``mu`` (where ``R u = 0``), the optimum being reached when
+    ``M^T e = -R u <= 0`` for ``u = -E e`` (NNLS's optimality condition, to 1e-12 relative to
+    ``||a_i|| ||u||``: ``u`` is then feasible); the rows with the largest ``M^T e`` join each
+    round (a column-generation form of Lawson & Hanson's method).
     """
-    n = M.shape[1]
+    n = A.shape[0]
     rows = np.unique(rows)
     for _ in range(20):
-        mu, dist = scipy.optimize.nnls(M[:, rows], b)
+        M = (s[rows, None] * A[rows] * E).T
+        mu, dist = scipy.optimize.nnls(M, b)
         if dist <= bound:
             return None
-        e = b - M[:, rows] @ mu
-        w = M.T @ e - 1e-12 * a_norms * float(np.linalg.norm(E * e))
+        e = b - M @ mu
+        Ee = E * e
+        w = s * (A @ Ee) - 1e-12 * a_norms * float(np.linalg.norm(Ee))
         w[rows] = -np.inf
         if w.max() <= 0 or rows.size == n:
             return e, rows[mu > 0]
         k = min(rows.size, n - rows.size)
         rows = np.union1d(rows, np.argpartition(-w, k - 1)[:k])
+    M = (s[:, None] * A * E).T
     mu, dist = scipy.optimize.nnls(M, b)
     return None if dist <= bound else (b - M @ mu, np.flatnonzero(mu > 0))
