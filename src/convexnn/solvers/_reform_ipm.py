@@ -9,28 +9,35 @@ pattern ``D_j`` and ``S_j = 2 D_j - I``, ``C = I - 11^T/n`` when the offset is f
 
 Method: an infeasible primal-dual path-following method on the orthant with Mehrotra's
 predictor-corrector (Nocedal & Wright, "Numerical Optimization", 2006, §14.2 and §19.3 for a
-nonlinear objective), applied to the program with each group norm smoothed,
-``phi_eps(w) = sqrt(||w||^2 + eps^2) - eps`` (within ``eps`` of ``||w||``, convex, smooth),
-with ``eps`` driven to ``EPS_MIN`` (relative to the blocks' scale) together with the duality
-gap: ``eps <= s^T z / (10 beta 2P)`` keeps the smoothing error (at most ``2P beta eps``)
-below a tenth of the gap. The epigraph form with second-order cones (Clarabel's, and this
-module's earlier version) needs the cones' Nesterov-Todd scalings, which lose all accuracy
-once a cone nears its boundary: that method stalled at relative gaps 1e-5 (100 gates) to
-1e-4 (1000 gates); this one converges to rounding (measured, diabetes with 100 and 1000
-gates: within 1e-8 of Clarabel's optimum in 35 and 50 iterations).
+nonlinear objective), with each group norm replaced by its second-order-cone barrier
+minimized over the epigraph variable in closed form: with ``m = beta eps``,
+``min_r beta r - m log(r^2 - ||w||^2) = S - m log(m + S) + const``, ``S = sqrt(m^2 +
+beta^2 ||w||^2)``, a smooth convex function within ``2m`` of ``beta ||w||`` whose Hessian keeps
+the barrier's curvature (``~ m / ||w||^2`` radially) and whose gradient is
+``beta^2 w / (m + S)``. ``eps`` follows the duality gap (``4P beta eps <= s^T z / 10``),
+shrinking at most ``EPS_SHRINK`` per iteration, down to ``EPS_MIN`` of the blocks' scale. The
+cone's variables never appear, so nothing is computed near a cone's boundary: the
+epigraph form with Nesterov-Todd scalings (Clarabel's, and this module's earlier version)
+loses all accuracy there and stalled at relative gaps 1e-5 (100 gates) to 1e-4 (1000 gates);
+this one converges to rounding (diabetes, 100 and 1000 gates: within 1e-8 of Clarabel's
+optimum in 34 and ~50 iterations). A pattern that is all ones or all zeros (with the free
+offset) leaves its blocks' bias coordinate free at no cost; those blocks are solved without
+cones (their w block left out: the v block spans every linear term), their steps cut where
+they pass closest to 0, and their bias made feasible at the end.
 
-Newton system: ``(E^T C E + blkdiag_j(A^T diag(z_j / s_j) A + beta grad^2 phi_eps(u_j))) du =
-rhs`` (block-diagonal plus the loss of rank ``<= n``), solved by the Woodbury identity
-through the Cholesky factor of the n-square ``I + C (sum_p D_p A (B_v,p^{-1} + B_w,p^{-1})
+Newton system: ``(E^T C E + blkdiag_j(A^T diag(z_j / s_j) A + grad^2 psi(u_j))) du = rhs``
+(block-diagonal plus the loss of rank ``<= n``), solved by the Woodbury identity through the
+Cholesky factor of the n-square ``I + C (sum_p D_p A (B_v,p^{-1} + B_w,p^{-1})
 A^T D_p) C``, or, when n exceeds the number of unknowns ``2P d'``, by the Cholesky factor of
 the Newton matrix itself (its loss part formed once); both refined against the exact matrix.
 
 Slacks stay strictly positive, so the cone constraints hold up to the primal residual,
 which the method drives to rounding. At the end the blocks whose norm is negligible (the
-smoothed solution leaves them at ``O(eps)``, not 0) are set to exactly 0 when that lowers
+barrier leaves them at ``O(eps)``, not 0) are set to exactly 0 when that lowers
 the program's exact objective (0 is always feasible). Stopping rule: the relative gap
-``(s^T z + 2P beta eps) / max(1, |objective|)`` (duality gap of the smoothed program plus
-the bound on the smoothing error) and the relative primal residual below ``tol``. The
+``(s^T z + 4P beta eps) / max(1, |objective|)`` (the orthant's and the cones' shares of the
+duality gap) and the relative primal residual (and the unconstrained blocks' dual residual)
+below ``tol``. The
 reported dual residual is the smoothed KKT residual of the blocks kept (those set to 0
 satisfy their dual condition only to the accuracy of the smoothing). An optional
 ``early_exit(V, W, tight, gap)`` is offered the iterate (with the guess ``tight = slack <
@@ -138,7 +145,19 @@ class _Operators:
         P = D.shape[1]
         self.A, self.D, self.d, self.center = A, D, n_features, center
         self.n, self.dp, self.P = n, dp, P
-        self.ST2 = 2 * torch.cat([D.T, D.T], dim=0) - 1  # (2P, n) signs S_j
+        # with a free offset, a pattern that is all ones (or all zeros) leaves its blocks'
+        # bias coordinate free at no cost (the offset absorbs it): the cone S_j A u >= 0 then
+        # projects onto every w, so those blocks are solved unconstrained (bias pinned at 0
+        # by a ridge, exact: the objective does not depend on it) and made feasible at the end
+        counts = D.sum(dim=0)
+        trivial = (counts == n) | (counts == 0) if center else torch.zeros_like(counts, dtype=bool)
+        self.free = torch.cat([trivial, trivial])  # (2P,)
+        # output signs sigma_j; an unconstrained pattern's w block is redundant (its v block
+        # alone spans every linear term) and would leave a flat direction (v and w growing
+        # together): it is left out of the model (sign 0) and stays at 0
+        self.sign = torch.cat([torch.ones(P), -(~trivial).to(torch.float64)]).to(A)
+        self.constrained = (~self.free).to(A.dtype)[:, None]  # (2P, 1) mask of the cones
+        self.ST2 = (2 * torch.cat([D.T, D.T], dim=0) - 1) * self.constrained  # (2P, n) signs S_j
         self.DA = (D[:, :, None] * A[:, None, :]).reshape(n, P * dp)  # [D_1 A, ..., D_P A]
         self.DAT = self.DA.T.contiguous()
         self.AT = A.T.contiguous()
@@ -173,12 +192,13 @@ class _Operators:
     def model(self, U: torch.Tensor) -> torch.Tensor:
         """``E u = sum_j sigma_j D_j A u_j``, (n,)."""
         AU = _matmul(U, self.AT)
-        return ((AU[: self.P] - AU[self.P :]) * self.D.T).sum(dim=0)
+        AU = AU * self.sign[:, None]
+        return ((AU[: self.P] + AU[self.P :]) * self.D.T).sum(dim=0)
 
     def model_adj(self, e: torch.Tensor) -> torch.Tensor:
         """``E^T e``, (2P, d')."""
         g = _matmul(self.D.T * e, self.A)
-        return torch.cat([g, -g], dim=0)
+        return torch.cat([g, g], dim=0) * self.sign[:, None]
 
     def G(self, U: torch.Tensor) -> torch.Tensor:
         """``G u = -S A u`` per block, (2P, n)."""
@@ -199,36 +219,60 @@ class _Operators:
         return out
 
 
-class _Smoothing:
-    """``beta * phi_eps`` on the first d coordinates of each block: value, gradient, Hessian."""
+class _Penalty:
+    """The interior-point method's penalty on each block ``u = (w, b)``: the group norm's
+    eliminated cone barrier ``psi(w) = S - m log(m + S)``, ``S = sqrt(m^2 + beta^2 ||w||^2)``,
+    ``m = beta eps`` (module docstring), plus ``(ridge_j / 2) b^2`` (nonzero only on the
+    unconstrained blocks of ``_Operators.free``, whose bias coordinate the objective does not
+    depend on)."""
 
-    def __init__(self, U: torch.Tensor, d: int, beta: float, eps: float) -> None:
+    def __init__(
+        self, U: torch.Tensor, d: int, beta: float, eps: float, ridge: torch.Tensor
+    ) -> None:
+        self.U, self.d, self.beta, self.eps, self.ridge = U, d, beta, eps, ridge
+        self.m = beta * eps
         w = U[:, :d]
-        self.q = torch.sqrt((w * w).sum(dim=1) + eps * eps)
-        self.w, self.d, self.beta = w, d, beta
+        self.S = torch.sqrt(self.m * self.m + beta * beta * (w * w).sum(dim=1))
 
-    def gradient(self, dp: int) -> torch.Tensor:
-        g = torch.zeros(self.w.shape[0], dp, dtype=self.w.dtype, device=self.w.device)
-        g[:, : self.d] = self.beta * self.w / self.q[:, None]
+    def value(self, V: torch.Tensor | None = None) -> float:
+        if V is None:
+            V, S = self.U, self.S
+        else:
+            S = torch.sqrt(self.m * self.m + self.beta**2 * (V[:, : self.d] ** 2).sum(dim=1))
+        ridge = 0.5 * float((self.ridge * (V[:, self.d :] ** 2).sum(dim=1)).sum())
+        if self.m == 0:
+            return float(S.sum()) + ridge
+        return float((S - self.m * torch.log(self.m + S)).sum()) + ridge
+
+    def gradient(self) -> torch.Tensor:
+        g = self.ridge[:, None] * self.U
+        g[:, : self.d] = self.beta**2 * self.U[:, : self.d] / (self.m + self.S)[:, None]
         return g
 
     def hessian(self) -> torch.Tensor:
-        """``beta (I - w w^T / q^2) / q``, (2P, d, d)."""
-        q = self.q[:, None, None]
-        eye = torch.eye(self.d, dtype=self.w.dtype, device=self.w.device)
-        return self.beta * (eye - self.w[:, :, None] * self.w[:, None, :] / (q * q)) / q
+        U, d, b2 = self.U, self.d, self.beta**2
+        dp = U.shape[1]
+        w = U[:, :d]
+        mS = (self.m + self.S)[:, None, None]
+        S = self.S.clamp(min=1e-300)[:, None, None]
+        H = torch.zeros(U.shape[0], dp, dp, dtype=U.dtype, device=U.device)
+        eye = torch.eye(d, dtype=U.dtype, device=U.device)
+        H[:, :d, :d] = b2 * eye / mS - b2 * b2 * w[:, :, None] * w[:, None, :] / (S * mS * mS)
+        idx = torch.arange(d, dp, device=U.device)
+        H[:, idx, idx] = self.ridge[:, None]
+        return H
 
 
 class _NewtonSystem:
     """The Newton system at one iterate (module docstring), factored once and solved for the
     predictor and the corrector."""
 
-    def __init__(self, ops: _Operators, s, z, rp, rx, smooth: _Smoothing, refine, accuracy):
+    def __init__(self, ops: _Operators, s, z, rp, rx, penalty: _Penalty, refine, accuracy):
         self.ops, self.refine, self.accuracy = ops, refine, accuracy
         self.s, self.z, self.rp, self.rx = s, z, rp, rx
-        A, d, P = ops.A, ops.d, ops.P
-        B = ops.weighted_gram(z / s)
-        B[:, :d, :d] += smooth.hessian()
+        A, P = ops.A, ops.P
+        B = ops.weighted_gram(z / s * ops.constrained)
+        B += penalty.hessian()
         self.B = B
         self.B_chol = self.Gw_chol = self.H_chol = None
         if ops.direct:
@@ -238,7 +282,8 @@ class _NewtonSystem:
         if self.B_chol is None:  # definiteness lost in floating point
             return
         Binv = torch.cholesky_inverse(self.B_chol)
-        Gw = _loss_woodbury_gram(A, ops.D, Binv[:P] + Binv[P:], ops.DAT)
+        sw2 = (ops.sign[P:] ** 2)[:, None, None]  # 0 for the w blocks left out
+        Gw = _loss_woodbury_gram(A, ops.D, Binv[:P] + sw2 * Binv[P:], ops.DAT)
         if ops.center:
             Gw = Gw - Gw.mean(dim=0, keepdim=True)
             Gw = Gw - Gw.mean(dim=1, keepdim=True)
@@ -252,9 +297,10 @@ class _NewtonSystem:
         idx = torch.arange(2 * P, device=ops.A.device)
         H[idx, :, idx, :] = self.B
         L = ops.NtCN.reshape(P, dp, P, dp)
-        for sv, rows in ((1.0, slice(0, P)), (-1.0, slice(P, 2 * P))):
-            for sw, cols in ((1.0, slice(0, P)), (-1.0, slice(P, 2 * P))):
-                H[rows, :, cols, :] += (sv * sw) * L
+        sv, sw = ops.sign[:P], ops.sign[P:]
+        for si, rows in ((sv, slice(0, P)), (sw, slice(P, 2 * P))):
+            for sj, cols in ((sv, slice(0, P)), (sw, slice(P, 2 * P))):
+                H[rows, :, cols, :] += (si[:, None] * sj[None, :])[:, None, :, None] * L
         return H.reshape(2 * P * dp, 2 * P * dp)
 
     @property
@@ -301,6 +347,21 @@ class _NewtonSystem:
         return min(_orth_step(self.s, ds), _orth_step(self.z, dz))
 
 
+def _feasible_free_blocks(ops: _Operators, U: torch.Tensor) -> torch.Tensor:
+    """The unconstrained blocks' bias coordinate set to satisfy their cone constraints
+    (all-ones pattern: ``x_i^T w + b >= 0``; all-zeros: ``<= 0``); the model moves by a
+    constant, which the free offset absorbs."""
+    if not bool(ops.free.any()):
+        return U
+    U = U.clone()
+    XW = _matmul(U[:, : ops.d], ops.AT[: ops.d])  # (2P, n)
+    ones = torch.cat([ops.D.T, ops.D.T], dim=0).sum(dim=1) > 0
+    lift = torch.clamp(-XW.min(dim=1).values, min=0.0)
+    drop = torch.clamp(-XW.max(dim=1).values, max=0.0)
+    U[:, ops.d] = torch.where(ops.free, torch.where(ones, lift, drop), U[:, ops.d])
+    return U
+
+
 def _program_value(ops: _Operators, U: torch.Tensor, yc: torch.Tensor, beta: float) -> float:
     e = ops.C(ops.model(U)) - yc
     return 0.5 * float(e @ e) + beta * float(torch.linalg.vector_norm(U[:, : ops.d], dim=1).sum())
@@ -325,7 +386,19 @@ def _snap(ops: _Operators, U: torch.Tensor, yc: torch.Tensor, beta: float) -> to
     return best
 
 
-def _line_search(ops, yc, beta, d, eps, f0, grad, U, s, z, rp, dU, ds, dz, mu, a, shrink=0.5):
+def _damp_free_blocks(ops: _Operators, dU: torch.Tensor, U: torch.Tensor, a: float):
+    """The unconstrained blocks' steps cut where they pass closest to 0 when they pass close
+    (within a tenth of the block's norm): without cones around them, Newton steps on the
+    (smoothed) norm jump across its kink at 0 and oscillate when a block's optimum is 0."""
+    w, dw = U[:, : ops.d], a * dU[:, : ops.d]
+    t = -(w * dw).sum(dim=1) / (dw * dw).sum(dim=1).clamp(min=1e-300)  # closest point
+    closest = torch.linalg.vector_norm(w + t.clamp(0, 1)[:, None] * dw, dim=1)
+    near = ops.free & (t > 0) & (t < 1) & (closest <= 0.1 * torch.linalg.vector_norm(w, dim=1))
+    factor = torch.where(near, t, torch.ones_like(t))
+    return dU * factor[:, None]
+
+
+def _line_search(ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, mu, a, shrink=0.5):
     """Backtracking (Armijo) on the exact-penalty barrier merit ``f_eps(u) - mu sum log s +
     nu ||G u + s||_1`` with ``nu`` above the new multipliers, for which the primal-dual
     direction is a descent direction (Nocedal & Wright 2006, §19.3); the smoothed norms
@@ -333,8 +406,7 @@ def _line_search(ops, yc, beta, d, eps, f0, grad, U, s, z, rp, dU, ds, dz, mu, a
 
     def f(V: torch.Tensor) -> float:
         e = ops.C(ops.model(V)) - yc
-        w = V[:, :d]
-        return 0.5 * float(e @ e) + beta * float(torch.sqrt((w * w).sum(dim=1) + eps * eps).sum())
+        return 0.5 * float(e @ e) + penalty.value(V)
 
     nu = 1.1 * float((z + a * dz).abs().max())
     infeas = float(rp.abs().sum())
@@ -381,9 +453,10 @@ def ipm_relu(
     U = torch.zeros(J2, dp, dtype=dt, device=dev)
     s = torch.ones(J2, n, dtype=dt, device=dev)
     z = torch.ones(J2, n, dtype=dt, device=dev)
-    nu = J2 * n
+    nu = max(float(ops.constrained.sum()) * n, 1.0)
+    ridge = ops.free.to(dt)  # pins the free blocks' bias coordinate at 0 (``_Penalty``)
     eps = 1.0
-    smoothing_scale = max(beta * J2, 1e-300)
+    smoothing_scale = max(2 * beta * J2, 1e-300)
     history: dict[str, list] = {"iteration": [], "objective": [], "gap": [], "primal_residual": []}
     converged, it, stopped_early = False, 0, False
     attempts = sorted(early_gaps, reverse=True)
@@ -392,15 +465,15 @@ def ipm_relu(
     gap_rel = pres = dres = math.inf
     for it in range(1, max_iter + 1):
         # ---- residuals of the smoothed program's KKT system
-        smooth = _Smoothing(U, d, beta, eps)
+        penalty = _Penalty(U, d, beta, eps, ridge)
         e = ops.C(ops.model(U)) - yc
-        grad = ops.model_adj(ops.C(e)) + smooth.gradient(dp)
+        grad = ops.model_adj(ops.C(e)) + penalty.gradient()
         GTz = ops.GT(z)
         rx = grad + GTz
-        rp = ops.G(U) + s
+        rp = (ops.G(U) + s) * ops.constrained
         norms = torch.linalg.vector_norm(U[:, :d], dim=1)
         pobj = 0.5 * float(e @ e) + beta * float(norms.sum())
-        gap = float((s * z).sum())
+        gap = float((s * z * ops.constrained).sum())
         gap_rel = (gap + smoothing_scale * eps) / max(1.0, abs(pobj))
         u_top = max(float(norms.max()), 1.0)
         pres = float(rp.abs().max()) / max(float(U.abs().max()), 1.0)
@@ -417,7 +490,9 @@ def ipm_relu(
                 f"dres {dres:.1e}  eps {eps:.1e}"
             )
         eps_floor = EPS_MIN * u_top
-        if gap_rel <= tol and pres <= tol:
+        # the unconstrained blocks have no complementarity: their dual residual counts
+        free_res = float(rx[ops.free].abs().max()) / d_scale if bool(ops.free.any()) else 0.0
+        if gap_rel <= tol and pres <= tol and free_res <= tol:
             converged = True
             break
         merit = max(gap_rel, pres)
@@ -440,30 +515,33 @@ def ipm_relu(
             break
         # ---- Newton directions: accurate to well below the current gap
         accuracy = min(1e-9, 1e-4 * gap_rel)
-        newton = _NewtonSystem(ops, s, z, rp, rx, smooth, refine, accuracy)
+        newton = _NewtonSystem(ops, s, z, rp, rx, penalty, refine, accuracy)
         if not newton.ok:  # definiteness lost in floating point: stop here
             break
         mu = gap / nu
-        aff = newton.direction(-s * z)  # predictor (affine scaling)
+        on = ops.constrained
+        aff = newton.direction(-s * z * on)  # predictor (affine scaling)
         a_aff = min(1.0, newton.max_step(aff[1], aff[2]))
-        gap_aff = float(((s + a_aff * aff[1]) * (z + a_aff * aff[2])).sum())
+        gap_aff = float(((s + a_aff * aff[1]) * (z + a_aff * aff[2]) * on).sum())
         sig = min(1.0, max(0.0, gap_aff / gap)) ** 3
-        dU, ds, dz = newton.direction(-s * z - aff[1] * aff[2] + sig * mu)  # corrector
+        dU, ds, dz = newton.direction((-s * z - aff[1] * aff[2] + sig * mu) * on)  # corrector
         a = min(1.0, 0.99 * newton.max_step(ds, dz))
-        f0 = 0.5 * float(e @ e) + beta * float(smooth.q.sum())
-        a = _line_search(ops, yc, beta, d, eps, f0, grad, U, s, z, rp, dU, ds, dz, sig * mu, a)
+        f0 = 0.5 * float(e @ e) + penalty.value()
+        a = _line_search(ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, sig * mu, a)
         if verbose:
             print(f"      step {a:.3f}  sigma {sig:.1e}")
+        if bool(ops.free.any()):
+            dU = _damp_free_blocks(ops, dU, U, a)
         U, s, z = U + a * dU, s + a * ds, z + a * dz
-        # the smoothing follows the gap: its error (<= 2P beta eps) a tenth of the gap
+        # the cones' barrier parameter follows the gap: their share (<= 4P beta eps) a tenth
         # and shrinks at most by EPS_SHRINK per iteration (Newton tracks the smoothed program
         # only while its curvature, ~beta / eps near 0, changes gradually)
-        target = float((s * z).sum()) / (10.0 * smoothing_scale)
+        target = float((s * z * on).sum()) / (10.0 * smoothing_scale)
         eps = max(eps_floor, EPS_SHRINK * eps, min(eps, target))
     if not converged and best[0] < max(gap_rel, pres):
         _, U, gap_rel, pres, dres, _ = best
     almost = not converged and max(gap_rel, pres) <= max(tol, ALMOST)
-    U = _snap(ops, U, yc, beta)
+    U = _snap(ops, _feasible_free_blocks(ops, U), yc, beta)
     if not stopped_early and early_exit is not None and early_exit(U[:P].T, U[P:].T, None, gap_rel):
         converged, stopped_early = True, True
     return IPMOutput(

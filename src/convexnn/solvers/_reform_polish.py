@@ -128,7 +128,11 @@ def polish(
     scale = max(float(np.abs(values).max(initial=0.0)), 1e-300)
     if np.any(values < -1e-12 * scale):
         return pos, neg, False
-    if program_value(A, D, y, beta, d, center, p2, n2) > start:
+    # not above the input's objective, to rounding (at an optimum the polished point may
+    # differ from the input in the last bits)
+    if program_value(A, D, y, beta, d, center, p2, n2) > start + 8 * np.finfo(float).eps * abs(
+        start
+    ):
         return pos, neg, False
     return p2, n2, True
 
