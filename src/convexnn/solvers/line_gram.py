@@ -220,6 +220,17 @@ class LineGram:
         out = self._slopes() @ TV + self._values(self._gamma) @ V
         return out[:, 0] if v.ndim == 1 else out
 
+    def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The dictionary on the segments of the sorted data, ``(start, d, slopes, values)``:
+        segment i holds the sorted positions ``[start_i, start_(i+1))`` (the last one up to
+        n), ``d = t - tau`` (n,) along the sorted data with ``tau`` each segment's first
+        point, and neuron j equals ``slopes[j, i] d + values[j, i]`` on segment i (both
+        (p, S), 0 where it is inactive). Without neurons: one segment."""
+        if self._seg is None:
+            t = self.line.t
+            return np.zeros(1, dtype=np.intp), t - t[0], np.zeros((0, 1)), np.zeros((0, 1))
+        return self._seg.start, self._seg.d, self._slopes(), self._values(self._gamma)
+
     # ------------------------------------------------------------------ helpers
     def _slopes(self) -> np.ndarray:
         """(p, S): each neuron's slope in ``t`` on the segments where it is active, else 0."""
