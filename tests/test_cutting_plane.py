@@ -211,12 +211,33 @@ def test_hinge_1d_unfinished_run_is_certified_by_the_end_of_run_bound():
     x = rng.uniform(-3, 3, 500)
     labels = np.where(np.sin(2 * x) + 0.3 * rng.standard_normal(500) > 0, 1.0, -1.0)
     prob = cnn.Problem(x[:, None], labels, beta=1.0, loss="hinge")
-    res = cnn.solve(prob, tol=1e-6, max_iter=30)
-    assert res.n_iter == 30 and res.lower_bound > max(res.history["lower_bound"])
+    res = cnn.solve(prob, tol=1e-6, max_iter=5)
+    assert res.n_iter == 5 and res.lower_bound > max(res.history["lower_bound"])
     assert res.certified and res.status == "optimal", res.message
     opt = cnn.closed_form.one_dimensional(x, labels, 1.0, loss="hinge").objective
     assert res.lower_bound <= opt * (1 + SOUND_RTOL)
     assert res.objective == pytest.approx(opt, rel=REF_RTOL)
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+@pytest.mark.parametrize("bias", [True, False])
+def test_hinge_1d_keeps_binding_cuts_and_converges_fast(seed, bias):
+    """Hinge on a line: the 1-D segment-form LP master, and zero-weight neurons that are
+    (nearly) binding in the LP's dual stay in the dictionary. Dropping them let the dual
+    vertex jump back where they had cut it off: the same instance (n = 10^4) then ran 90+
+    iterations in 144 s without closing the gap; now a few dozen at most. Reference: the
+    exact 1-D spline over all kinks (closed_form) and CVXPY's exact enumeration."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    x = rng.uniform(-3, 3, n)
+    labels = np.where(np.sin(2 * x) + 0.3 * rng.standard_normal(n) > 0, 1.0, -1.0)
+    prob = cnn.Problem(x[:, None], labels, beta=0.01 * n, loss="hinge", bias=bias)
+    res = cnn.solve(prob, tol=1e-8, max_iter=40)
+    assert res.status == "optimal" and res.certified, res.message
+    assert res.n_iter <= 25
+    opt = cnn.closed_form.one_dimensional(x, labels, 0.01 * n, loss="hinge", bias=bias).objective
+    assert res.lower_bound <= opt * (1 + SOUND_RTOL)
+    assert res.objective == pytest.approx(opt, rel=1e-7)
 
 
 def test_vector_outputs_and_logistic_certify():
@@ -458,3 +479,23 @@ def test_warm_started_lasso_masters_reach_their_tolerance():
     res = cnn.solve(prob, tol=1e-6, max_iter=200)
     assert res.certified
     assert max(res.history["master_gap"]) <= 1e-8
+
+
+def test_time_limit_is_respected_on_a_line_with_the_hinge_loss():
+    """1-D hinge at a size where each segment-LP master takes a noticeable time: the run
+    stops within the allowed overshoot (HiGHS gets the time left), with a sound bound."""
+    import time
+
+    rng = np.random.default_rng(5)
+    n = 30_000
+    x = rng.uniform(-3, 3, n)
+    labels = np.where(np.sin(2 * x) + 0.3 * rng.standard_normal(n) > 0, 1.0, -1.0)
+    prob = cnn.Problem(x[:, None], labels, beta=0.01 * n, loss="hinge")
+    limit = 0.5
+    start = time.perf_counter()
+    with pytest.warns(ConvergenceWarning):
+        res = cnn.solve(prob, time_limit=limit, tol=1e-12, coarse=False)
+    wall = time.perf_counter() - start
+    assert wall <= _overshoot_allowed(limit), wall
+    assert res.status == "time_limit"
+    assert np.isfinite(res.lower_bound) and res.lower_bound <= res.objective

@@ -52,8 +52,8 @@ from .master import FeatureBuffer, GramCache, MasterSolution, features, solve_ma
 class _Dictionary:
     """The master problem's neurons: unit-norm ``u_j`` (columns of U), biases ``b_j``, and
     their features ``(X u_j + b_j)_+``: dense, with a Gram cache for the squared loss; for
-    the squared loss on 1-D inputs never formed, the Gram matrix coming from prefix moments
-    of the sorted data (:class:`~convexnn.solvers.line_gram.LineGram`)."""
+    the squared and hinge losses on 1-D inputs never formed, the masters working on sums over
+    the segments of the sorted data (:class:`~convexnn.solvers.line_gram.LineGram`)."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
@@ -64,7 +64,7 @@ class _Dictionary:
         self.squared = problem.loss.name == "squared"
         self.cache: GramCache | LineGram | None = None
         self.buffer: FeatureBuffer | None = None
-        if self.squared and LineGram.applies(problem):
+        if problem.loss.name in ("squared", "hinge") and LineGram.applies(problem):
             self.cache = LineGram(problem)
         elif self.squared:
             self.cache = GramCache(problem.y, problem.bias)
@@ -105,13 +105,13 @@ class _Dictionary:
         Hnew = features(self.problem.X, U, b)
         live = Hnew.max(axis=0, initial=0.0) > 0
         if live.any():
-            (self.cache if self.squared else self.buffer).append(Hnew[:, live])
+            (self.buffer if self.cache is None else self.cache).append(Hnew[:, live])
         return live
 
     def solve(self, tol: float, deadline: float | None = None) -> MasterSolution:
         sol = solve_master(
             self.problem,
-            self.cache if self.squared else self.buffer.H,
+            self.buffer.H if self.cache is None else self.cache,
             W0=self.W,
             tol=tol,
             deadline=deadline,
@@ -127,12 +127,17 @@ class _Dictionary:
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the neurons where ``mask`` is true."""
         self.U, self.b, self.W = self.U[:, mask], self.b[mask], self.W[mask]
-        (self.cache if self.squared else self.buffer).keep(mask)
+        (self.buffer if self.cache is None else self.cache).keep(mask)
 
-    def prune(self) -> None:
-        """Drop neurons with zero output weight."""
+    def prune(self, sol: MasterSolution | None = None) -> None:
+        """Drop neurons with zero output weight. For the hinge loss, whose master is an LP,
+        those binding in the master's dual (``|h_j^T v| = beta`` at ``sol``) stay: they are
+        the cuts that hold its dual vertex, and dropping them lets the dual jump back to
+        where they cut it off (the cutting plane then cycles between the same vertices)."""
         mask = np.zeros(self.size, dtype=bool)
         mask[self.active] = True
+        if self.problem.loss.name == "hinge" and sol is not None and sol.correlations is not None:
+            mask |= np.abs(sol.correlations) >= (1.0 - _BINDING) * self.problem.beta
         if not mask.all():
             self.keep(mask)
 
@@ -150,6 +155,9 @@ class _Dictionary:
         mask[self.active] = False
         self.keep(mask)
         return self.add(net.U, net.b, net.W)
+
+
+_BINDING = 0.1  # relative slack below which a hinge master's dual constraint is binding
 
 
 def _novel(old: np.ndarray, new: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
@@ -528,7 +536,7 @@ def solve_cutting_plane(
                     added += dictionary.replace_active(polished)
                     sol = dictionary.solve(master_tol, deadline)
                     network = dictionary.network(sol.c)
-            dictionary.prune()
+            dictionary.prune(sol)
             iteration += 1
             history["master_gap"].append(sol.relative_gap)
             # the master evaluates its objective on the features themselves: it is the balanced

@@ -10,7 +10,8 @@ l1 form of Lemma 1 (NOTES §1, §4 step 3)::
   centered Gram matrix, coordinate descent as fallback);
 - squared loss, vector outputs (Lemma 11): the row-group Lasso ``sum_j ||w_j||_2``
   (block coordinate descent on the Gram matrix);
-- hinge: the l1-SVM, a linear program solved by HiGHS (its duals are the dual vector);
+- hinge: the l1-SVM, a linear program solved by HiGHS (its duals are the dual vector); on
+  1-D inputs in the segment variables of :mod:`convexnn.solvers.line_svm` (sparse, O(n));
 - logistic: l1-logistic regression (L-BFGS-B on the split ``w = w+ - w-``).
 
 Its dual (Thm 1, 8, 13 restricted to the dictionary) is ``max -L*(-v)`` subject to
@@ -55,6 +56,8 @@ class MasterSolution:
         ``objective - dual_objective`` (the restricted problem's duality gap, >= 0).
     n_iter : int
         Iterations of the inner method.
+    correlations : (p,) or (p, k) array or None
+        ``H^T dual``: each feature's correlation with the dual vector.
     """
 
     W: np.ndarray
@@ -64,6 +67,7 @@ class MasterSolution:
     dual_objective: float
     gap: float
     n_iter: int
+    correlations: np.ndarray | None = None
 
     @property
     def relative_gap(self) -> float:
@@ -185,6 +189,8 @@ def solve_master(
     its dual objective and gap are still exact evaluations (so still valid).
     """
     name = problem.loss.name
+    if name == "hinge" and isinstance(H, LineGram):
+        return _l1_svm_line(problem, H, W0, deadline)
     cached = isinstance(H, (GramCache, LineGram))
     if cached and name != "squared":
         H = H.H
@@ -591,7 +597,7 @@ def _l1_svm(
     if deadline is not None:
         left = deadline - time.perf_counter()
         if left <= 0:
-            return _binary_fallback(problem, H, W0)
+            return _binary_fallback(problem, _Dense(H), W0)
         options["time_limit"] = left
     res = linprog(
         np.concatenate(cost),
@@ -602,11 +608,11 @@ def _l1_svm(
         options=options,
     )
     if res.status == 1 and deadline is not None:  # HiGHS stopped at its time limit
-        fallback = _binary_fallback(problem, H, W0)
+        fallback = _binary_fallback(problem, _Dense(H), W0)
         if res.x is None or not np.all(np.isfinite(res.x)):
             return fallback
         # its current point, if better: any weights are valid (the objective is evaluated)
-        current = _binary_fallback(problem, H, res.x[:p] - res.x[p : 2 * p])
+        current = _binary_fallback(problem, _Dense(H), res.x[:p] - res.x[p : 2 * p])
         return current if current.objective < fallback.objective else fallback
     if res.status != 0:
         raise RuntimeError(f"The l1-SVM master problem failed in HiGHS: {res.message}")
@@ -618,19 +624,56 @@ def _l1_svm(
     return _solution(problem, W, c, v, int(getattr(res, "nit", 0)), f=f, HtV=H.T @ v)
 
 
-def _binary_fallback(problem: Problem, H: np.ndarray, W0: np.ndarray | None) -> MasterSolution:
+def _l1_svm_line(
+    problem: Problem, lg: LineGram, W0: np.ndarray | None = None, deadline: float | None = None
+) -> MasterSolution:
+    """The l1-SVM on 1-D inputs: the same LP as :func:`_l1_svm`, in the segment variables of
+    :mod:`convexnn.solvers.line_svm` (two nonzeros per sample, no (n, p) features). At the
+    deadline, the warm start ``W0`` with its subgradient dual, as :func:`_l1_svm`."""
+    from .line_svm import l1_svm_line
+
+    if deadline is not None and deadline <= time.perf_counter():
+        return _binary_fallback(problem, lg, W0)
+    W, c, alpha, n_iter, status = l1_svm_line(problem, lg, deadline)
+    if status == 1:
+        return _binary_fallback(problem, lg, W0)
+    y = problem.y
+    v = problem.loss.dual_domain_project(y * alpha, y, problem.bias)
+    f = lg.matvec(W)
+    if c is not None:
+        f += c
+    return _solution(problem, W, c, v, n_iter, f=f, HtV=lg.rmatvec(v))
+
+
+class _Dense:
+    """Dense features (n, p) with the products of :class:`GramCache` and :class:`LineGram`."""
+
+    def __init__(self, H: np.ndarray) -> None:
+        self.H, self.p = H, H.shape[1]
+
+    def matvec(self, W: np.ndarray) -> np.ndarray:
+        return self.H @ W
+
+    def rmatvec(self, v: np.ndarray) -> np.ndarray:
+        return self.H.T @ v
+
+
+def _binary_fallback(
+    problem: Problem, ops: _Dense | LineGram, W0: np.ndarray | None
+) -> MasterSolution:
     """The warm start ``W0`` (0 if None) with its best offset and ``v = -grad L``: the answer
-    of a master solve that ran out of time before it found anything better."""
-    p = H.shape[1]
+    of a master solve that ran out of time before it found anything better. ``ops`` gives the
+    dictionary's products ``H W`` and ``H^T v``."""
+    p = ops.p
     W = np.zeros(p) if W0 is None else np.array(W0, dtype=float).reshape(p)
-    f = H @ W
+    f = ops.matvec(W)
     c = float(problem.best_offset(f)) if problem.bias else None
     if c is not None:
         f = f + c
     v = problem.loss.dual_domain_project(
         -problem.loss.gradient(f, problem.y), problem.y, problem.bias
     )
-    return _solution(problem, W, c, v, 0, f=f, HtV=H.T @ v)
+    return _solution(problem, W, c, v, 0, f=f, HtV=ops.rmatvec(v))
 
 
 def _solution(problem, W, c, v, n_iter, *, f, HtV) -> MasterSolution:
@@ -650,6 +693,7 @@ def _solution(problem, W, c, v, n_iter, *, f, HtV) -> MasterSolution:
         dual_objective=float(dual_objective),
         gap=float(max(objective - dual_objective, 0.0)),
         n_iter=n_iter,
+        correlations=HtV,
     )
 
 
