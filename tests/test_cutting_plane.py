@@ -487,11 +487,11 @@ def test_time_limit_is_respected_on_a_line_with_the_hinge_loss():
     import time
 
     rng = np.random.default_rng(5)
-    n = 30_000
+    n = 100_000  # a certified run takes ~0.5 s, one to tol = 1e-12 ~10 s (max_iter)
     x = rng.uniform(-3, 3, n)
     labels = np.where(np.sin(2 * x) + 0.3 * rng.standard_normal(n) > 0, 1.0, -1.0)
     prob = cnn.Problem(x[:, None], labels, beta=0.01 * n, loss="hinge")
-    limit = 0.5
+    limit = 0.2
     start = time.perf_counter()
     with pytest.warns(ConvergenceWarning):
         res = cnn.solve(prob, time_limit=limit, tol=1e-12, coarse=False)

@@ -17,7 +17,7 @@ import pytest
 import convexnn as cnn
 from _budget import seeds
 from convexnn.solvers.line_gram import LineGram
-from convexnn.solvers.line_svm import segment_lp
+from convexnn.solvers.line_svm import block_lp
 from convexnn.solvers.master import solve_master
 from test_master import cvxpy_master
 
@@ -63,14 +63,45 @@ def test_segment_lp_equals_dense_lp_and_cvxpy(seed, bias, ties):
     np.testing.assert_allclose(sol.correlations, H.T @ sol.dual, atol=1e-9 * prob.beta)
 
 
-def test_segment_lp_has_two_nonzeros_per_sample():
-    """No (n, p) features: the constraint matrix has 2 nonzeros per sample plus O(p S)."""
-    prob, lg = line_instance(0, n=5000, p=30)
-    lp = segment_lp(prob, lg)
-    S = lg.pieces()[0].size
-    n_rest = lp["A_eq"].nnz - 2 * prob.n_samples
-    assert n_rest <= 2 * S + S  # the Z columns' unit entries and the bias row
-    assert lp["A_ub"].nnz <= 2 * 2 * 30 * S
+@pytest.mark.parametrize("seed", seeds(2))
+@pytest.mark.parametrize("bias", [True, False])
+def test_block_lp_singletons_are_the_l1_svm_and_coarse_blocks_a_lower_model(seed, bias):
+    """One block per sample: the plain l1-SVM dual (same optimum as the dense LP). Coarser
+    blocks restrict the dual (alpha shared), so their optimum is never above it."""
+    from scipy.optimize import linprog
+
+    prob, lg = line_instance(seed, bias=bias)
+    n = prob.n_samples
+    optimum = solve_master(prob, lg.H).objective
+    single = linprog(method="highs", **block_lp(prob, lg, np.arange(n), n))
+    assert -single.fun == pytest.approx(optimum, rel=1e-9)
+    start = lg.pieces()[0]  # blocks (segment, label), in the sorted order
+    seg = np.searchsorted(start, np.arange(n), side="right") - 1
+    _, block = np.unique(2 * seg + (prob.y[lg.line.order] > 0), return_inverse=True)
+    k = block.max() + 1
+    lp = block_lp(prob, lg, block, k)
+    assert lp["A_eq"].shape[1] == k + 2 * start.size  # one column per block, plus the Z
+    coarse = linprog(method="highs", **lp)
+    assert -coarse.fun <= optimum * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", seeds(3))
+@pytest.mark.parametrize("bias", [True, False])
+def test_warm_starts_reach_the_cold_optimum(seed, bias):
+    """Blocks seeded by a warm start (the optimum itself, or random weights far from it,
+    whose blocks must be split many times) end at the cold solve's optimum, with an
+    optimal dual (gap at HiGHS's accuracy)."""
+    prob, lg = line_instance(seed, bias=bias, n=300, p=25)
+    cold = solve_master(prob, lg)
+    rng = np.random.default_rng(seed + 10)
+    for W0, c0 in (
+        (cold.W, cold.c),
+        (rng.standard_normal(lg.p), 0.3 if bias else None),
+        (np.zeros(lg.p), -0.5 if bias else None),
+    ):
+        warm = solve_master(prob, lg, W0=W0, c0=c0)
+        assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
+        assert warm.gap <= 1e-8 * warm.objective
 
 
 def test_empty_dictionary_is_the_best_offset():

@@ -61,6 +61,7 @@ class _Dictionary:
         self.b = np.zeros(0)
         k = problem.n_outputs
         self.W = np.zeros((0,) if k is None else (0, k))
+        self.c: Any = None  # the last master solution's offset (a warm start for the next)
         self.squared = problem.loss.name == "squared"
         self.cache: GramCache | LineGram | None = None
         self.buffer: FeatureBuffer | None = None
@@ -115,8 +116,10 @@ class _Dictionary:
             W0=self.W,
             tol=tol,
             deadline=deadline,
+            c0=self.c,
         )
         self.W = np.array(sol.W, dtype=float)
+        self.c = sol.c
         return sol
 
     @property
@@ -424,6 +427,7 @@ def solve_cutting_plane(
     if init is not None:
         problem.check_network(init)
         dictionary.add(init.U, init.b, init.W)
+        dictionary.c = init.c  # with the weights: the warm start's outputs
     start = dictionary.solve(
         master_tol, deadline
     )  # without init: the best offset and its dual vector

@@ -172,25 +172,29 @@ class GramCache:
 
 def solve_master(
     problem: Problem,
-    H: np.ndarray | GramCache,
+    H: np.ndarray | GramCache | LineGram,
     *,
     W0: np.ndarray | None = None,
     tol: float = 1e-10,
     max_iter: int = 10_000,
     deadline: float | None = None,
+    c0: float | None = None,
 ) -> MasterSolution:
     """Solve the restricted problem over the features ``H`` (n, p), warm-started at ``W0``.
 
     Objective: ``L(H w + c; y) + beta sum_j ||w_j||`` (c free when ``problem.bias``); the
     l1 form of the training problem (Lemma 1) over a fixed neuron dictionary. ``tol`` is the
     target relative duality gap of the restricted problem. For the squared loss ``H`` may be
-    a :class:`GramCache` (reused across calls). ``deadline`` (a ``time.perf_counter()``
-    value) stops the inner method early; the returned solution is then less accurate, but
-    its dual objective and gap are still exact evaluations (so still valid).
+    a :class:`GramCache` (reused across calls); for the squared and hinge losses on 1-D
+    inputs a :class:`LineGram`. ``deadline`` (a ``time.perf_counter()`` value) stops the
+    inner method early; the returned solution is then less accurate, but its dual objective
+    and gap are still exact evaluations (so still valid). ``c0`` is the warm start's offset
+    (the 1-D hinge master uses ``W0, c0`` to leave samples far from the margin out of its
+    LP; see :func:`convexnn.solvers.line_svm.l1_svm_line`).
     """
     name = problem.loss.name
     if name == "hinge" and isinstance(H, LineGram):
-        return _l1_svm_line(problem, H, W0, deadline)
+        return _l1_svm_line(problem, H, W0, deadline, c0)
     cached = isinstance(H, (GramCache, LineGram))
     if cached and name != "squared":
         H = H.H
@@ -631,23 +635,26 @@ def _l1_svm(
 
 
 def _l1_svm_line(
-    problem: Problem, lg: LineGram, W0: np.ndarray | None = None, deadline: float | None = None
+    problem: Problem,
+    lg: LineGram,
+    W0: np.ndarray | None = None,
+    deadline: float | None = None,
+    c0: float | None = None,
 ) -> MasterSolution:
     """The l1-SVM on 1-D inputs: the same LP as :func:`_l1_svm`, in the segment variables of
-    :mod:`convexnn.solvers.line_svm` (two nonzeros per sample, no (n, p) features). At the
-    deadline, the warm start ``W0`` with its subgradient dual, as :func:`_l1_svm`."""
+    :mod:`convexnn.solvers.line_svm` (two nonzeros per sample, no (n, p) features), over the
+    samples near the margin of the warm start ``(W0, c0)`` when it is given (with bias, both
+    are needed). At the deadline, the warm start with its subgradient dual, as
+    :func:`_l1_svm`."""
     from .line_svm import l1_svm_line
 
     if deadline is not None and deadline <= time.perf_counter():
         return _binary_fallback(problem, lg, W0)
-    W, c, alpha, n_iter, status = l1_svm_line(problem, lg, deadline)
+    W, c, alpha, f, n_iter, status = l1_svm_line(problem, lg, deadline, W0, c0)
     if status == 1:
         return _binary_fallback(problem, lg, W0)
     y = problem.y
     v = problem.loss.dual_domain_project(y * alpha, y, problem.bias)
-    f = lg.matvec(W)
-    if c is not None:
-        f += c
     return _solution(problem, W, c, v, n_iter, f=f, HtV=lg.rmatvec(v))
 
 
