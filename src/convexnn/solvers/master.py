@@ -306,23 +306,25 @@ def _feature_sign(G, q, beta, w, yy, tol, max_iter, deadline=None) -> tuple[np.n
         rhs = q[A] - beta * theta[A]
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # ill-conditioning: handled below
+                warnings.simplefilter("ignore")  # ill-conditioning: the line search guards it
                 target = solve(GA, rhs, assume_a="pos", check_finite=False)
         except (LinAlgError, ValueError):
-            target = None
-        scale = max(float(np.abs(w[A]).max(initial=0.0)), float(np.abs(rhs).max()) / beta, 1.0)
-        if target is None or not np.abs(target).max() <= 1e8 * scale:
-            # (near-)singular active set (e.g. features whose centered sum is constant, as
-            # kinks at the data's end and mirrored pairs in 1-D): the solve returns a huge
-            # point where the Gram-form objective is rounding noise (measured: the line
-            # search then accepted w ~ 3e14); take the minimum-norm least-squares point
-            target = np.linalg.lstsq(GA, rhs, rcond=1e-12)[0]
+            jitter = 1e-12 * max(float(np.trace(GA)) / len(A), 1e-300)
+            target = np.linalg.lstsq(GA + jitter * np.eye(len(A)), rhs, rcond=None)[0]
         wA = w[A]
         d = target - wA
         # breakpoints where a coefficient crosses zero, plus the full step
         with np.errstate(divide="ignore", invalid="ignore"):
             t = -wA / d
         ts = np.unique(np.append(t[(t > 0) & (t < 1)], 1.0))
+        # a (near-)singular system (e.g. 1-D features whose centered sum is constant: kinks
+        # at the data's end with a mirrored pair) sends the target far along its null space,
+        # where the Gram-form objective below is rounding noise (measured: w ~ 3e14 accepted):
+        # only points within a credible range compete
+        scale = max(float(np.abs(wA).max(initial=0.0)), float(np.abs(rhs).max()) / beta, 1.0)
+        ts = ts[np.abs(wA[None, :] + ts[:, None] * d[None, :]).max(axis=1) <= 1e8 * scale]
+        if ts.size == 0:
+            break  # degenerate system: the coordinate-descent fallback finishes
         Gd, Gw = GA @ d, GA @ wA
         dGd, wGd, qd = float(d @ Gd), float(wA @ Gd), float(q[A] @ d)
         base = 0.5 * float(wA @ Gw) - float(q[A] @ wA)
