@@ -523,7 +523,7 @@ def ipm_relu(
         aff = newton.direction(-s * z * on)  # predictor (affine scaling)
         a_aff = min(1.0, newton.max_step(aff[1], aff[2]))
         gap_aff = float(((s + a_aff * aff[1]) * (z + a_aff * aff[2]) * on).sum())
-        sig = min(1.0, max(0.0, gap_aff / gap)) ** 3
+        sig = min(1.0, max(0.0, gap_aff / gap)) ** 3 if gap > 0 else 0.0  # gap 0: no cones
         dU, ds, dz = newton.direction((-s * z - aff[1] * aff[2] + sig * mu) * on)  # corrector
         a = min(1.0, 0.99 * newton.max_step(ds, dz))
         f0 = 0.5 * float(e @ e) + penalty.value()
