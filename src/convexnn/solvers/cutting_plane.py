@@ -134,9 +134,10 @@ class _Dictionary:
 
     def prune(self, sol: MasterSolution | None = None) -> None:
         """Drop neurons with zero output weight. For the hinge loss, whose master is an LP,
-        those binding in the master's dual (``|h_j^T v| = beta`` at ``sol``) stay: they are
-        the cuts that hold its dual vertex, and dropping them lets the dual jump back to
-        where they cut it off (the cutting plane then cycles between the same vertices)."""
+        those (nearly) binding in the master's dual (``|h_j^T v| >= 0.9 beta`` at ``sol``)
+        stay: they are the cuts that hold its dual vertex, and dropping them lets the dual
+        jump back to where they cut it off (the cutting plane then cycles between the same
+        vertices: 90+ iterations instead of ~14 on a 1-D instance with n = 10^4)."""
         mask = np.zeros(self.size, dtype=bool)
         mask[self.active] = True
         if self.problem.loss.name == "hinge" and sol is not None and sol.correlations is not None:
@@ -160,7 +161,7 @@ class _Dictionary:
         return self.add(net.U, net.b, net.W)
 
 
-_BINDING = 0.1  # relative slack below which a hinge master's dual constraint is binding
+_BINDING = 0.1  # relative slack under which a hinge neuron counts as binding (kept at w = 0)
 
 
 def _novel(old: np.ndarray, new: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
