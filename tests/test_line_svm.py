@@ -128,14 +128,15 @@ def test_expired_deadline_returns_the_warm_start_at_once():
     assert sol.dual_objective <= ref + 1e-7 * abs(ref)
 
 
-@pytest.mark.parametrize("seed", seeds(2))
-def test_cutting_plane_on_a_line_matches_cvxpy(seed):
-    """The whole 1-D hinge run on the segment master against CVXPY's full enumeration (the
+@pytest.mark.parametrize("seed", seeds(3))
+@pytest.mark.parametrize("bias", [True, False])
+def test_cutting_plane_on_a_line_matches_cvxpy(seed, bias):
+    """The whole 1-D hinge run on the block master against CVXPY's full enumeration (the
     exact global optimum on 1-D data)."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3, 3, 40)
     y = np.where(np.sin(2 * x) + 0.3 * rng.standard_normal(40) > 0, 1.0, -1.0)
-    prob = cnn.Problem(x[:, None], y, beta=0.4, loss="hinge")
+    prob = cnn.Problem(x[:, None], y, beta=0.4, loss="hinge", bias=bias)
     res = cnn.solve(prob, tol=1e-8)
     ref = cnn.solve(prob, method="cvxpy")
     assert res.certified
