@@ -142,3 +142,39 @@ def test_cutting_plane_on_a_line_matches_cvxpy(seed, bias):
     assert res.certified
     assert res.objective == pytest.approx(ref.objective, rel=1e-6)
     assert res.lower_bound <= ref.objective * (1 + 1e-7)
+
+
+def test_numerical_trouble_is_retried_and_never_fatal(monkeypatch):
+    """HiGHS once ended a block LP at n = 10^6 with status 4 ("unknown") at tight
+    tolerances; the master retries with other settings, and if every attempt fails it
+    returns the warm start (an exactly evaluated, valid answer) instead of raising."""
+    from convexnn.solvers import _highs
+
+    prob, lg = line_instance(4)
+    cold = solve_master(prob, lg)
+    real = _highs.linprog
+    calls = []
+
+    def flaky(**kw):  # the first attempt of every solve fails
+        calls.append(kw["method"])
+        res = real(**kw)
+        if len(calls) % 2 == 1:
+            res.status = 4
+        return res
+
+    monkeypatch.setattr(_highs, "linprog", flaky)
+    sol = solve_master(prob, lg)
+    assert calls[:2] == ["highs", "highs"]
+    assert sol.objective == pytest.approx(cold.objective, rel=1e-9)
+
+    def broken(**kw):
+        res = real(**kw)
+        res.status = 4
+        return res
+
+    monkeypatch.setattr(_highs, "linprog", broken)
+    W0 = 0.5 * cold.W
+    sol = solve_master(prob, lg, W0=W0, c0=cold.c)
+    np.testing.assert_array_equal(sol.W, W0)
+    assert sol.objective >= cold.objective * (1 - 1e-9)
+    assert sol.dual_objective <= cold.objective * (1 + 1e-9)

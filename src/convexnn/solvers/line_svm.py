@@ -39,16 +39,12 @@ offset ``c``; the solution is then evaluated on the network itself (objective, d
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 from ..problem import Problem
+from ._highs import solve_lp
 from .line_gram import LineGram
-
-_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 
 
 def block_lp(problem: Problem, lg: LineGram, block: np.ndarray, n_blocks: int) -> dict:
@@ -130,8 +126,9 @@ def l1_svm_line(
     The warm start ``(W0, c0)`` (``c0`` needed with bias) seeds the blocks. Returns
     ``(W, c, alpha, f, n_iter, status)``: weights (p,), offset (None without bias), the
     optimal dual ``alpha`` (n,) and the outputs ``f = H W + c`` (n,), both in the samples'
-    own order, HiGHS's iteration count (all rounds) and ``linprog``'s status (0 solved, 1
-    time limit: W, alpha and f are then None).
+    own order, HiGHS's iteration count (all rounds) and ``linprog``'s status (0 solved; 1
+    time limit, 4 HiGHS failed on every attempt of ``_highs.solve_lp``: W, alpha and f are
+    then None).
     """
     line, p = _Line(problem, lg), lg.p
     block, n_blocks = _compress(2 * line.seg + (line.ys > 0))
@@ -141,15 +138,10 @@ def l1_svm_line(
         block, n_blocks = _refine(block, n_blocks, slack, np.ones(n_blocks, dtype=bool))
     n_iter = 0
     while True:
-        options = dict(_OPTIONS)
-        if deadline is not None:
-            options["time_limit"] = max(deadline - time.perf_counter(), 0.0)
-        res = linprog(method="highs", options=options, **line.lp(block, n_blocks))
+        res = solve_lp(line.lp(block, n_blocks), deadline)
         n_iter += int(getattr(res, "nit", 0))
-        if res.status == 1:
-            return None, None, None, None, n_iter, 1
-        if res.status != 0:  # alpha = 0 is feasible and alpha is boxed: never infeasible
-            raise RuntimeError(f"The 1-D l1-SVM master problem failed in HiGHS: {res.message}")
+        if res.status != 0:
+            return None, None, None, None, n_iter, res.status
         marg = res.ineqlin.marginals if p else np.zeros(0)
         # d(optimum)/d(beta) of the two sides: the upper side binds for w_j > 0, the lower for <0
         W = marg[p:] - marg[:p] if p else np.zeros(0)

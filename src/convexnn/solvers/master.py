@@ -592,7 +592,8 @@ def _l1_svm(
     a solution, the warm start ``W0`` (best offset) is returned with its subgradient dual.
     """
     from scipy import sparse
-    from scipy.optimize import linprog
+
+    from ._highs import solve_lp
 
     H = np.asarray(H, dtype=float)
     y, beta = problem.y, problem.beta
@@ -605,20 +606,15 @@ def _l1_svm(
         parts.append(sparse.csr_matrix(-y[:, None]))
         cost.append([0.0])
         bounds.append((None, None))
-    options = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
-    if deadline is not None:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return _binary_fallback(problem, _Dense(H), W0)
-        options["time_limit"] = left
-    res = linprog(
-        np.concatenate(cost),
-        A_ub=sparse.hstack(parts, format="csc"),
-        b_ub=-np.ones(n),
-        bounds=bounds,
-        method="highs",
-        options=options,
-    )
+    if deadline is not None and deadline <= time.perf_counter():
+        return _binary_fallback(problem, _Dense(H), W0)
+    lp = {
+        "c": np.concatenate(cost),
+        "A_ub": sparse.hstack(parts, format="csc"),
+        "b_ub": -np.ones(n),
+        "bounds": bounds,
+    }
+    res = solve_lp(lp, deadline)
     if res.status == 1 and deadline is not None:  # HiGHS stopped at its time limit
         fallback = _binary_fallback(problem, _Dense(H), W0)
         if res.x is None or not np.all(np.isfinite(res.x)):
@@ -646,14 +642,14 @@ def _l1_svm_line(
     """The l1-SVM on 1-D inputs: the same LP as :func:`_l1_svm`, in the segment variables of
     :mod:`convexnn.solvers.line_svm` (two nonzeros per sample, no (n, p) features), over the
     samples near the margin of the warm start ``(W0, c0)`` when it is given (with bias, both
-    are needed). At the deadline, the warm start with its subgradient dual, as
-    :func:`_l1_svm`."""
+    are needed). At the deadline (or if HiGHS fails on every attempt), the warm start with
+    its subgradient dual, as :func:`_l1_svm`."""
     from .line_svm import l1_svm_line
 
     if deadline is not None and deadline <= time.perf_counter():
         return _binary_fallback(problem, lg, W0)
     W, c, alpha, f, n_iter, status = l1_svm_line(problem, lg, deadline, W0, c0)
-    if status == 1:
+    if status != 0:  # time limit, or HiGHS failed on every attempt: any weights are valid
         return _binary_fallback(problem, lg, W0)
     y = problem.y
     v = problem.loss.dual_domain_project(y * alpha, y, problem.bias)
