@@ -18,7 +18,7 @@ def discover() -> list[str]:
     return sorted(f"benchmarks.{p.stem}" for p in HERE.glob("bench_*.py"))
 
 
-def header(quick: bool, threads: int | None) -> str:
+def header(quick: bool, threads: int | None, only: str | None = None) -> str:
     import numpy as np
     import torch
 
@@ -29,7 +29,8 @@ def header(quick: bool, threads: int | None) -> str:
         "",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- command: `python -m benchmarks{' --quick' if quick else ''}"
-        f"{'' if threads is None else f' --threads {threads}'}`",
+        f"{'' if threads is None else f' --threads {threads}'}"
+        f"{'' if only is None else f' --only {only}'}`",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
         f"load average {os.getloadavg()[0]:.1f} at start; torch threads "
         f"{torch.get_num_threads()}",
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     sys.path.insert(0, str(HERE.parent))
-    sections = [header(args.quick, args.threads)]
+    sections = [header(args.quick, args.threads, args.only)]
     for name in discover():
         if args.only and args.only not in name:
             continue
