@@ -450,20 +450,25 @@ def test_one_dimensional_line_gram_path_matches_the_dense_path(monkeypatch, seed
         assert res.lower_bound <= opt + SOUND_RTOL * abs(opt)
 
 
+def _noisy_sine(n: int) -> cnn.Problem:
+    """1-D inputs on [-3, 3], y = sin(2x) + 0.3 noise, beta = 0.01 n (the benchmark's shape)."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-3, 3, (n, 1))
+    y = np.sin(2 * x[:, 0]) + 0.3 * rng.standard_normal(n)
+    return cnn.Problem(x, y, beta=0.01 * n)
+
+
 def test_large_one_dimensional_run_is_certified_and_evaluated_on_the_network():
     """n = 60,000 (coarse start, 1-D master on prefix moments): certified, and the Result's
     objective is exactly the network's own dense evaluation (predictions in row blocks are
     bit-for-bit those of one pass)."""
-    rng = np.random.default_rng(1)
-    n = 60_000
-    x = rng.uniform(-3, 3, (n, 1))
-    y = np.sin(2 * x[:, 0]) + 0.3 * rng.standard_normal(n)
-    prob = cnn.Problem(x, y, beta=0.01 * n)
+    prob = _noisy_sine(60_000)
+    x = prob.X
     res = cnn.solve(prob, tol=1e-6, max_iter=200)
     assert res.certified and res.info["exact"]
     net = res.network
     f = net.hidden(x) @ net.W + net.c
-    assert res.objective == prob.loss.value(f, y) + prob.beta * net.weight_decay()
+    assert res.objective == prob.loss.value(f, prob.y) + prob.beta * net.weight_decay()
     assert res.lower_bound <= res.objective
 
 
@@ -471,12 +476,7 @@ def test_warm_started_lasso_masters_reach_their_tolerance():
     """Kinks at neighbouring samples are near-copies; a warm start holding both in its
     support made the active-set Lasso stall (this instance: a master gap of 5e-5 where 1e-10
     was asked). The masters now rebuild the support when stalled: every solve converges."""
-    rng = np.random.default_rng(1)
-    n = 10_000
-    x = rng.uniform(-3, 3, (n, 1))
-    y = np.sin(2 * x[:, 0]) + 0.3 * rng.standard_normal(n)
-    prob = cnn.Problem(x, y, beta=0.01 * n)
-    res = cnn.solve(prob, tol=1e-6, max_iter=200)
+    res = cnn.solve(_noisy_sine(10_000), tol=1e-6, max_iter=200)
     assert res.certified
     assert max(res.history["master_gap"]) <= 1e-8
 

@@ -11,14 +11,7 @@ from convexnn.solvers._reform_ipm import ipm_relu
 from convexnn.solvers._reform_polish import cone_violation, polish, program_value
 from convexnn.solvers.cvxpy_reference import solve_scalar_program
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny problems: one torch thread avoids oversubscription on shared cores (restored)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _instance(seed: int, bias: bool, n: int = 30, d: int = 3, P: int = 14, beta: float = 0.2):

@@ -11,14 +11,7 @@ import torch
 import convexnn as cnn
 from convexnn.solvers.reformulation import solve_reformulation
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny problems: one torch thread avoids oversubscription on shared cores (restored)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _problem(seed: int, n: int = 25, d: int = 3, bias: bool = True, beta: float = 0.3):
