@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._reform_ipm import _matmul
+
 
 @dataclass
 class ADMMOutput:
@@ -79,16 +81,15 @@ class _LinearStep:
 
     def factor(self, rho: float) -> None:
         """Factor the system for the current penalty."""
+        self.rho = rho
         self.K = rho * self._eye_d
-        self.K_chol = torch.linalg.cholesky(self.K)
         if self.gram:
             H = self.NtCN.clone()
             idx = torch.arange(self.P, device=self.A.device)
             H.view(self.P, self.dp, self.P, self.dp)[idx, :, idx, :] += self.K
             self.H_chol = torch.linalg.cholesky(H)
             return
-        AKinv = torch.cholesky_solve(self.A.T, self.K_chol).T  # A K^{-1}, (n, d')
-        G = 2.0 * (AKinv @ self.A.T) * self.DDt
+        G = (2.0 / rho) * _matmul(self.A, self.A.T) * self.DDt  # 2 (A K^{-1} A^T) o D D^T
         if self.center:
             G = G - G.mean(dim=0, keepdim=True)
             G = G - G.mean(dim=1, keepdim=True)
@@ -96,8 +97,8 @@ class _LinearStep:
         self.G_chol = torch.linalg.cholesky(G)
 
     def solve_K(self, R: torch.Tensor) -> torch.Tensor:
-        """``K^{-1} R`` column by column, R of shape (d', m)."""
-        return torch.cholesky_solve(R, self.K_chol)
+        """``K^{-1} R`` (K = rho I), R of shape (d', m)."""
+        return R / self.rho
 
     def solve(self, R: torch.Tensor) -> torch.Tensor:
         """``(I (x) K + 2 N^T C N)^{-1} r`` with r given as a (d', P) matrix."""
@@ -105,9 +106,9 @@ class _LinearStep:
             sol = torch.cholesky_solve(R.T.reshape(-1, 1), self.H_chol)
             return sol.reshape(self.P, self.dp).T
         KR = self.solve_K(R)
-        s = self._center(((self.A @ KR) * self.D).sum(dim=1))  # C N K^{-1} r (times 1)
+        s = self._center((_matmul(self.A, KR) * self.D).sum(dim=1))  # C N K^{-1} r
         s = torch.cholesky_solve(2.0 * s[:, None], self.G_chol)[:, 0]
-        back = self.A.T @ (self.D * self._center(s)[:, None])  # N^T C s
+        back = _matmul(self.A.T, self.D * self._center(s)[:, None])  # N^T C s
         return KR - self.solve_K(back)
 
 
