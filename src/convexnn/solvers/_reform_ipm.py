@@ -106,13 +106,17 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _loss_woodbury_gram(
-    A: torch.Tensor, D: torch.Tensor, Sp: torch.Tensor, DAT: torch.Tensor
+    A: torch.Tensor,
+    D: torch.Tensor,
+    Sp: torch.Tensor,
+    DAT: torch.Tensor,
 ) -> torch.Tensor:
     """``sum_p D_p A S_p A^T D_p`` (n square) for symmetric positive definite ``S_p``.
 
     As ``F F^T`` with ``F = [D_1 A L_1, ..., D_P A L_P]`` and ``L_p L_p^T = S_p``: a
     symmetric rank-k update, half the flops of the general product ``[D_p A S_p] [D_p A]^T``
-    (which is the fallback when rounding makes some ``S_p`` indefinite)."""
+    (the fallback when rounding makes some ``S_p`` indefinite; ``DAT = [D_1 A, ..., D_P A]^T``,
+    a view)."""
     n, dp = A.shape
     P = D.shape[1]
     L, info = torch.linalg.cholesky_ex(Sp)
@@ -159,7 +163,6 @@ class _Operators:
         self.constrained = (~self.free).to(A.dtype)[:, None]  # (2P, 1) mask of the cones
         self.ST2 = (2 * torch.cat([D.T, D.T], dim=0) - 1) * self.constrained  # (2P, n) signs S_j
         self.DA = (D[:, :, None] * A[:, None, :]).reshape(n, P * dp)  # [D_1 A, ..., D_P A]
-        self.DAT = self.DA.T.contiguous()
         self.AT = A.T.contiguous()
         # rows a_i a_i^T, for the weighted Gram matrices as one product (when it fits)
         self.AA = None
@@ -283,7 +286,7 @@ class _NewtonSystem:
             return
         Binv = torch.cholesky_inverse(self.B_chol)
         sw2 = (ops.sign[P:] ** 2)[:, None, None]  # 0 for the w blocks left out
-        Gw = _loss_woodbury_gram(A, ops.D, Binv[:P] + sw2 * Binv[P:], ops.DAT)
+        Gw = _loss_woodbury_gram(A, ops.D, Binv[:P] + sw2 * Binv[P:], ops.DA.T)
         if ops.center:
             Gw = Gw - Gw.mean(dim=0, keepdim=True)
             Gw = Gw - Gw.mean(dim=1, keepdim=True)
