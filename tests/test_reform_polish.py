@@ -75,13 +75,19 @@ def test_polish_reaches_the_reference_from_interior_point_iterates(seed, bias):
     finished = 0
     for V, W, gap in iterates:
         start = program_value(*args, V, W)
-        pos, neg, ok = polish(*args, V, W)
+        pos, neg, ok, dual_gap = polish(*args, V, W)
         value = program_value(*args, pos, neg)
         assert value <= start  # never worse
         assert _relative_violation(prob.X_aug, D, pos, neg) <= 1e-12  # always feasible
         if ok:  # claimed finished: the optimum of the program, to well below the IPM's gap
             assert abs(value - ref) <= 1e-7 * ref, (gap, value, ref)
+            # its duality gap: tiny, and the dual value it implies below the optimum (to
+            # Clarabel's accuracy)
+            assert 0.0 <= dual_gap <= 1e-9
+            assert value - dual_gap * max(1.0, value) <= ref * (1 + 1e-7)
             finished += 1
+        else:
+            assert dual_gap == np.inf
     # from the iterate at gap 1e-5 at least, the guess of the face is right
     assert finished >= 1 and ok
 
@@ -93,7 +99,7 @@ def test_polish_on_one_dimensional_data(bias):
     args = _args(prob, D)
     ref = _reference(prob, D)
     V, W, _ = _iterates(prob, D)[-1]
-    pos, neg, ok = polish(*args, V, W)
+    pos, neg, ok, _ = polish(*args, V, W)
     assert ok
     assert abs(program_value(*args, pos, neg) - ref) <= 1e-7 * ref
     assert _relative_violation(prob.X_aug, D, pos, neg) <= 1e-12
@@ -114,7 +120,7 @@ def test_polish_from_perturbed_reference(seed, bias):
     P = D.shape[1]
     scale = 1.0 + 1e-4 * rng.standard_normal(2 * P)
     p0, n0 = pos * scale[:P], neg * scale[P:]
-    p1, n1, ok = polish(*args, p0, n0)
+    p1, n1, ok, _ = polish(*args, p0, n0)
     assert ok
     value = program_value(*args, p1, n1)
     assert abs(value - ref) <= 1e-7 * ref
@@ -126,9 +132,9 @@ def test_polish_is_idempotent_at_the_optimum():
     prob, D = _instance(7, True)
     args = _args(prob, D)
     V, W, _ = _iterates(prob, D)[-1]
-    p1, n1, ok = polish(*args, V, W)
+    p1, n1, ok, _ = polish(*args, V, W)
     assert ok
-    p2, n2, ok2 = polish(*args, p1, n1)
+    p2, n2, ok2, _ = polish(*args, p1, n1)
     assert ok2
     assert abs(program_value(*args, p2, n2) - program_value(*args, p1, n1)) <= 1e-12 * (
         program_value(*args, p1, n1)
@@ -140,16 +146,16 @@ def test_polish_returns_the_input_when_it_cannot_finish():
     args = _args(prob, D)
     V, W, _ = _iterates(prob, D)[0]
     # too few iterations to reach a KKT point: the input comes back, unchanged
-    pos, neg, ok = polish(*args, V, W, max_iter=1)
+    pos, neg, ok, _ = polish(*args, V, W, max_iter=1)
     assert not ok and pos is V and neg is W
     # nothing live (all-zero blocks): nothing to polish
     zeros = np.zeros_like(V)
-    pos, neg, ok = polish(*args, zeros, zeros)
+    pos, neg, ok, _ = polish(*args, zeros, zeros)
     assert not ok and pos is zeros
     # non-finite input
     bad = V.copy()
     bad[0, 0] = np.nan
-    pos, neg, ok = polish(*args, bad, W)
+    pos, neg, ok, _ = polish(*args, bad, W)
     assert not ok and pos is bad
 
 
@@ -162,7 +168,7 @@ def test_polish_never_accepts_an_infeasible_or_worse_point():
     rng = np.random.default_rng(9)
     V2 = V + 0.05 * rng.standard_normal(V.shape) * np.linalg.norm(V, axis=0)
     start = program_value(*args, V2, W)
-    pos, neg, ok = polish(*args, V2, W)
+    pos, neg, ok, _ = polish(*args, V2, W)
     if ok:
         assert program_value(*args, pos, neg) <= start
         assert _relative_violation(prob.X_aug, D, pos, neg) <= 1e-12

@@ -243,6 +243,11 @@ def test_randomized_small_programs_match_clarabel():
         assert raw.info["program_objective"] - ref <= 1e-5 * scale
         assert pol.info["program_objective"] - ref <= 1e-7 * scale
         assert pol.info["constraint_violation"] <= 1e-12 * max(1.0, np.abs(prob.X_aug).max())
+        if pol.info["polished"]:  # the finisher's duality gap: within tol, and the dual
+            # value it implies below the optimum (to Clarabel's accuracy, ~1e-8 either side)
+            gap, value = pol.info["duality_gap"], pol.info["program_objective"]
+            assert 0.0 <= gap <= 1e-8
+            assert value - gap * max(1.0, abs(value)) <= ref + 1e-7 * scale
 
 
 @pytest.mark.parametrize("gated", [False, True])

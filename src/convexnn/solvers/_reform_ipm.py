@@ -105,33 +105,6 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b
 
 
-def _loss_woodbury_gram(
-    A: torch.Tensor,
-    D: torch.Tensor,
-    Sp: torch.Tensor,
-    DAT: torch.Tensor,
-) -> torch.Tensor:
-    """``sum_p D_p A S_p A^T D_p`` (n square) for symmetric positive definite ``S_p``.
-
-    As ``F F^T`` with ``F = [D_1 A L_1, ..., D_P A L_P]`` and ``L_p L_p^T = S_p``: a
-    symmetric rank-k update, half the flops of the general product ``[D_p A S_p] [D_p A]^T``
-    (the fallback when rounding makes some ``S_p`` indefinite; ``DAT = [D_1 A, ..., D_P A]^T``,
-    a view)."""
-    n, dp = A.shape
-    P = D.shape[1]
-    L, info = torch.linalg.cholesky_ex(Sp)
-    if bool((info != 0).any()):
-        AS = _matmul(A, Sp.permute(1, 0, 2).reshape(dp, P * dp)).reshape(n, P, dp)
-        return _matmul((AS * D[:, :, None]).reshape(n, P * dp), DAT)
-    F = _matmul(A, L.permute(1, 0, 2).reshape(dp, P * dp).contiguous()).reshape(n, P, dp)
-    F = F * D[:, :, None]
-    F = F.reshape(n, P * dp)
-    if F.device.type == "cpu":  # numpy maps F @ F.T to BLAS syrk
-        Fn = F.numpy()
-        return torch.from_numpy(Fn @ Fn.T)
-    return F @ F.T
-
-
 def _orth_step(x: torch.Tensor, dx: torch.Tensor) -> float:
     """Largest ``a >= 0`` with ``x + a dx >= 0`` (inf when dx >= 0)."""
     worst = float((dx / x).min())  # x > 0: the step is 1 / max(-dx / x)
@@ -174,6 +147,48 @@ class _Operators:
             self.NtCN = self._loss_gram()
         else:
             self.eye_n = torch.eye(n, dtype=A.dtype, device=A.device)
+        self._F = self._G = None  # CPU buffers of :meth:`capacitance`
+
+    def capacitance(self, Sp: torch.Tensor) -> torch.Tensor:
+        """``I + C (sum_p D_p A S_p A^T D_p) C`` (n square) for symmetric positive definite
+        ``S_p`` (P, d', d'): the Woodbury capacitance of the Newton matrix.
+
+        The sum is ``F F^T`` with ``F = [D_1 A L_1, ..., D_P A L_P]`` and ``L_p L_p^T = S_p``:
+        a symmetric rank-k update (half the flops of the general product ``[D_p A S_p]
+        [D_p A]^T``, the fallback when rounding makes some ``S_p`` indefinite). On the CPU,
+        through numpy into buffers kept for the whole solve (fresh multi-megabyte arrays
+        each iteration cost page faults: measured 10-15% of the method's time)."""
+        n, dp, P = self.n, self.dp, self.P
+        L, info = torch.linalg.cholesky_ex(Sp)
+        cpu = self.A.device.type == "cpu"
+        if bool((info != 0).any()):
+            AS = _matmul(self.A, Sp.permute(1, 0, 2).reshape(dp, P * dp)).reshape(n, P, dp)
+            G = _matmul((AS * self.D[:, :, None]).reshape(n, P * dp), self.DA.T)
+            G = G.numpy() if cpu else G
+        elif cpu:
+            if self._F is None:
+                dtype = self.A.numpy().dtype
+                self._F = np.empty((n, P * dp), dtype=dtype)
+                self._G = np.empty((n, n), dtype=dtype)
+            F, G = self._F, self._G
+            np.matmul(self.A.numpy(), L.permute(1, 0, 2).reshape(dp, P * dp).numpy(), out=F)
+            F3 = F.reshape(n, P, dp)
+            np.multiply(F3, self.D.numpy()[:, :, None], out=F3)
+            np.matmul(F, F.T, out=G)  # numpy maps F @ F.T to BLAS syrk
+        else:
+            F = (self.A @ L.permute(1, 0, 2).reshape(dp, P * dp)).reshape(n, P, dp)
+            F = (F * self.D[:, :, None]).reshape(n, P * dp)
+            G = F @ F.T
+        if cpu:
+            if self.center:
+                G -= G.mean(axis=0)
+                G -= G.mean(axis=1)[:, None]
+            G.flat[:: n + 1] += 1.0
+            return torch.from_numpy(G)
+        if self.center:
+            G = G - G.mean(dim=0, keepdim=True)
+            G = G - G.mean(dim=1, keepdim=True)
+        return G + self.eye_n
 
     def _loss_gram(self) -> torch.Tensor:
         """``N^T C N`` (P d' square) with ``N = [D_1 A, ..., D_P A]``, accumulated by rows."""
@@ -273,7 +288,7 @@ class _NewtonSystem:
     def __init__(self, ops: _Operators, s, z, rp, rx, penalty: _Penalty, refine, accuracy):
         self.ops, self.refine, self.accuracy = ops, refine, accuracy
         self.s, self.z, self.rp, self.rx = s, z, rp, rx
-        A, P = ops.A, ops.P
+        P = ops.P
         B = ops.weighted_gram(z / s * ops.constrained)
         B += penalty.hessian()
         self.B = B
@@ -286,11 +301,7 @@ class _NewtonSystem:
             return
         Binv = torch.cholesky_inverse(self.B_chol)
         sw2 = (ops.sign[P:] ** 2)[:, None, None]  # 0 for the w blocks left out
-        Gw = _loss_woodbury_gram(A, ops.D, Binv[:P] + sw2 * Binv[P:], ops.DA.T)
-        if ops.center:
-            Gw = Gw - Gw.mean(dim=0, keepdim=True)
-            Gw = Gw - Gw.mean(dim=1, keepdim=True)
-        self.Gw_chol = _cholesky(Gw + ops.eye_n)
+        self.Gw_chol = _cholesky(ops.capacitance(Binv[:P] + sw2 * Binv[P:]))
 
     def _full_matrix(self) -> torch.Tensor:
         """The Newton matrix itself, blocks ordered j, for many samples."""

@@ -54,7 +54,9 @@ relative) with an objective not above the iterate's; otherwise the iterate is re
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -106,35 +108,47 @@ def polish(
     rho_tol: float = 0.02,
     max_iter: int = 300,
     newton_tol: float = 1e-13,
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Polished ``(pos, neg, improved)`` by the active-set method of the module docstring.
+) -> Polished:
+    """Polished ``(pos, neg, improved, gap)`` by the active-set method of the module docstring.
 
     ``tight`` (n, 2P) bool is the guess of tight constraints (an interior-point method's
     ``slack < multiplier``); otherwise rows with relative margin below ``tau`` are guessed.
-    ``improved`` is False, and the input returned, unless the result satisfies every cone
-    constraint (to 1e-12 relative) and its objective is not above the input's.
+    ``improved`` is False, ``gap`` inf and the input returned, unless the result satisfies
+    every cone constraint (to 1e-12 relative) and its objective is not above the input's.
     """
     blocks = np.hstack([pos, neg]).astype(np.float64)
     start = program_value(A, D, y, beta, d, center, pos, neg)
+    unchanged = Polished(pos, neg, False, math.inf)
     if not np.isfinite(start) or not np.all(np.isfinite(blocks)):
-        return pos, neg, False
+        return unchanged
     solver = _ActiveSet(A, D, y, beta, d, center)
     out = solver.run(blocks, tight, tau, live_tol, rho_tol, max_iter, newton_tol)
     if out is None:
-        return pos, neg, False
+        return unchanged
     P = D.shape[1]
     p2, n2 = out[:, :P], out[:, P:]
     values = solver.S * (A @ out)
     scale = max(float(np.abs(values).max(initial=0.0)), 1e-300)
     if np.any(values < -1e-12 * scale):
-        return pos, neg, False
+        return unchanged
     # not above the input's objective, to rounding (at an optimum the polished point may
     # differ from the input in the last bits)
-    if program_value(A, D, y, beta, d, center, p2, n2) > start + 8 * np.finfo(float).eps * abs(
-        start
-    ):
-        return pos, neg, False
-    return p2, n2, True
+    value = program_value(A, D, y, beta, d, center, p2, n2)
+    if value > start + 8 * np.finfo(float).eps * abs(start):
+        return unchanged
+    return Polished(p2, n2, True, solver.duality_gap(out, value))
+
+
+class Polished(NamedTuple):
+    """The finisher's output: blocks, whether they replace the input, and the relative
+    duality gap ``(f(u) - dual(r / t)) / max(1, |f(u)|)`` of the result (inf when not
+    improved), with the residual ``r`` as dual point scaled by ``t >= 1`` into the dual
+    feasible set (:meth:`_ActiveSet.duality_gap`)."""
+
+    pos: np.ndarray
+    neg: np.ndarray
+    improved: bool
+    gap: float
 
 
 @dataclass
@@ -170,6 +184,21 @@ class _ActiveSet:
         self.S = 2.0 * np.hstack([D, D]) - 1.0
         self.row_norms = np.maximum(np.linalg.norm(A, axis=1), 1e-300)
         self.yc = y - y.mean() if center else np.asarray(y, dtype=np.float64)
+
+    def duality_gap(self, blocks: np.ndarray, value: float) -> float:
+        """Relative duality gap of the KKT point ``blocks`` (d', 2P) with objective
+        ``value``, after :meth:`run` converged.
+
+        The dual of the program is ``max -||lam||^2 / 2 - lam^T C y`` over ``lam`` with
+        ``min_{mu >= 0} ||E (sigma_j A^T D_j lam - R_j^T mu)|| <= beta`` for every block
+        (bias coordinate an equality, weighted by ``E`` as in :meth:`_revive`). The residual
+        ``r`` meets it up to the factor ``t = max(1, ratios)`` measured at convergence (the
+        zero blocks' NNLS distances, the live blocks' residual with their multipliers), so
+        ``r / t`` is dual feasible and ``value - dual(r / t) >= value - optimum >= 0``."""
+        r = self._residual(blocks)
+        t = max(1.0, self.zero_ratio, self.live_ratio)
+        dual = -0.5 * float(r @ r) / t**2 - float(r @ self.yc) / t
+        return max(value - dual, 0.0) / max(1.0, abs(value))
 
     # --- faces ------------------------------------------------------------------------
 
@@ -435,6 +464,7 @@ class _ActiveSet:
                     continue
                 revived = self._revive(live, work, U, r, hints)
                 if revived is None:  # every zero block certified: a KKT point
+                    self.live_ratio = self._live_ratio(face, live, r, mu)
                     converged = True
                     break
                 if revived is False:  # violated, but no feasible descent found: give up
@@ -559,6 +589,19 @@ class _ActiveSet:
         new_U[:, collapsed] = 0.0
         return theta, new_U, work
 
+    def _live_ratio(self, face, live, r, mu) -> float:
+        """``max_l ||E (g_l - R_l^T mu_l^+)|| / beta`` over the live blocks (``E`` of
+        :meth:`_revive`): at a KKT point ``g_l - R_l^T mu_l = -beta (w_l / ||w_l||, 0)``, so
+        1 up to the stationarity residual (and any negative multiplier, clipped)."""
+        A, d = self.A, self.d
+        g = A.T @ (self.Dsig[:, live] * r[:, None])  # loss gradients (d', L)
+        m = face.rows.shape[0]
+        if m:
+            R = (self.S[face.rows, live[None, :]] * face.valid)[:, :, None] * A[face.rows]
+            g = g - np.einsum("ml,mla->al", np.maximum(mu, 0.0), R)
+        g[d:] *= _BIAS_WEIGHT
+        return float(np.linalg.norm(g, axis=0).max(initial=0.0)) / self.beta
+
     def _release(self, face, live, work, mu) -> bool:
         """Drop each block's most negative multiplier's row; True when any was dropped."""
         if mu.shape[0] == 0:
@@ -602,6 +645,7 @@ class _ActiveSet:
         dead[live] = False
         idx = np.flatnonzero(dead)
         if idx.size == 0:
+            self.zero_ratio = 0.0
             return None
         E = np.ones(dp)
         E[d:] = _BIAS_WEIGHT
@@ -614,13 +658,18 @@ class _ActiveSet:
             align = self.S[:, idx[blind]] * (A @ (G[:, blind] / E[:, None]))
             align /= self.row_norms[:, None]
             rows[:, blind] = np.argpartition(-align, rows.shape[0] - 1, axis=0)[: rows.shape[0]]
+        worst = 0.0
         for col, j in enumerate(idx):
-            out = _nnls_by_rows(A, self.S[:, j], E, G[:, col], rows[:, col], bound, self.row_norms)
+            dist, out = _nnls_by_rows(
+                A, self.S[:, j], E, G[:, col], rows[:, col], bound, self.row_norms
+            )
+            worst = max(worst, dist)
             if out is not None:
                 new.append(j)
                 dirs.append(-E * out[0])  # -E^2 (g - R^T mu)
                 active.append(out[1])
         if not new:
+            self.zero_ratio = worst / beta
             return None
         new = np.array(new)
         Unew = np.array(dirs).T
@@ -652,8 +701,9 @@ def _nnls_by_rows(A, s, E, b, rows, bound, a_norms):
     """``min_{mu >= 0} ||b - M mu||``, ``M = E R^T``, ``R = diag(s) A``, by NNLS on a growing
     set of rows of ``R``.
 
-    Returns None as soon as a restricted solution has residual norm ``<= bound`` (a certificate:
-    it is feasible for the full problem), else the residual ``e`` of the full optimum and the
+    Returns ``(dist, None)`` as soon as a restricted solution has residual norm ``dist <=
+    bound`` (a certificate: it is feasible for the full problem, and ``dist`` bounds the
+    minimum), else ``(dist, (e, rows))``: the residual ``e`` of the full optimum and the
     rows with positive ``mu`` (where ``R u = 0``), the optimum being reached when
     ``M^T e = -R u <= 0`` for ``u = -E e`` (NNLS's optimality condition, to 1e-12 relative to
     ``||a_i|| ||u||``: ``u`` is then feasible); the rows with the largest ``M^T e`` join each
@@ -665,15 +715,15 @@ def _nnls_by_rows(A, s, E, b, rows, bound, a_norms):
         M = (s[rows, None] * A[rows] * E).T
         mu, dist = scipy.optimize.nnls(M, b)
         if dist <= bound:
-            return None
+            return dist, None
         e = b - M @ mu
         Ee = E * e
         w = s * (A @ Ee) - 1e-12 * a_norms * float(np.linalg.norm(Ee))
         w[rows] = -np.inf
         if w.max() <= 0 or rows.size == n:
-            return e, rows[mu > 0]
+            return dist, (e, rows[mu > 0])
         k = min(rows.size, n - rows.size)
         rows = np.union1d(rows, np.argpartition(-w, k - 1)[:k])
     M = (s[:, None] * A * E).T
     mu, dist = scipy.optimize.nnls(M, b)
-    return None if dist <= bound else (b - M @ mu, np.flatnonzero(mu > 0))
+    return dist, (None if dist <= bound else (b - M @ mu, np.flatnonzero(mu > 0)))
