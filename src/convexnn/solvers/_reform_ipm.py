@@ -105,9 +105,10 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b
 
 
-def _orth_step(x: torch.Tensor, dx: torch.Tensor) -> float:
-    """Largest ``a >= 0`` with ``x + a dx >= 0`` (inf when dx >= 0)."""
-    worst = float((dx / x).min())  # x > 0: the step is 1 / max(-dx / x)
+def _orth_step(ratio: torch.Tensor) -> float:
+    """Largest ``a >= 0`` with ``x + a dx >= 0`` (inf when dx >= 0), given ``dx / x``
+    (``x > 0``)."""
+    worst = float(ratio.min())  # the step is 1 / max(-dx / x)
     return math.inf if worst >= 0 else -1.0 / worst
 
 
@@ -134,7 +135,9 @@ class _Operators:
         # together): it is left out of the model (sign 0) and stays at 0
         self.sign = torch.cat([torch.ones(P), -(~trivial).to(torch.float64)]).to(A)
         self.constrained = (~self.free).to(A.dtype)[:, None]  # (2P, 1) mask of the cones
-        self.ST2 = (2 * torch.cat([D.T, D.T], dim=0) - 1) * self.constrained  # (2P, n) signs S_j
+        self.has_free = bool(self.free.any())
+        # -S_j per block (0 on the unconstrained blocks), (2P, n): G u = -S A u
+        self.negS = (1 - 2 * torch.cat([D.T, D.T], dim=0)) * self.constrained
         self.DA = (D[:, :, None] * A[:, None, :]).reshape(n, P * dp)  # [D_1 A, ..., D_P A]
         self.AT = A.T.contiguous()
         # rows a_i a_i^T, for the weighted Gram matrices as one product (when it fits)
@@ -219,11 +222,21 @@ class _Operators:
 
     def G(self, U: torch.Tensor) -> torch.Tensor:
         """``G u = -S A u`` per block, (2P, n)."""
-        return -self.ST2 * _matmul(U, self.AT)
+        return self.negS * _matmul(U, self.AT)
 
     def GT(self, z: torch.Tensor) -> torch.Tensor:
         """``G^T z``, (2P, d')."""
-        return -_matmul(self.ST2 * z, self.A)
+        return _matmul(self.negS * z, self.A)
+
+    def on(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (2P, n) with the unconstrained blocks' rows zeroed (they have no cones)."""
+        return x * self.constrained if self.has_free else x
+
+    def dot(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """``sum (x * y)`` over the cones' rows (an orthant inner product)."""
+        if self.has_free:
+            return float((x * y * self.constrained).sum())
+        return float(torch.vdot(x.reshape(-1), y.reshape(-1)))
 
     def weighted_gram(self, w: torch.Tensor) -> torch.Tensor:
         """``A^T diag(w_j) A`` for each row ``w_j`` of w, (2P, d', d')."""
@@ -287,8 +300,10 @@ class _NewtonSystem:
     def __init__(self, ops: _Operators, s, z, rp, rx, penalty: _Penalty, refine, accuracy):
         self.ops, self.refine, self.accuracy = ops, refine, accuracy
         self.s, self.z, self.rp, self.rx = s, z, rp, rx
+        self.inv_s = 1.0 / s
+        self.zs = ops.on(z * self.inv_s)  # the orthant's scaling z / s
         P = ops.P
-        B = ops.weighted_gram(z / s * ops.constrained)
+        B = ops.weighted_gram(self.zs)
         B += penalty.hessian()
         self.B = B
         self.B_chol = self.Gw_chol = self.H_chol = None
@@ -348,20 +363,18 @@ class _NewtonSystem:
         return x
 
     def direction(
-        self, rc: torch.Tensor, refine: bool = True
+        self, rc_s: torch.Tensor, refine: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Newton step ``(du, ds, dz)`` of ``H du + G^T dz = -rx``, ``G du + ds = -rp``,
-        ``z ds + s dz = rc`` (refined against the exact matrix when ``refine``)."""
-        ops, s, z = self.ops, self.s, self.z
-        q = (z / s) * self.rp + rc / s
-        dU = self._solve(-self.rx - ops.GT(q), refine)
-        gd = ops.G(dU)
-        dz = (z / s) * (gd + self.rp) + rc / s
-        ds = -self.rp - gd
-        return dU, ds, dz
+        ``z ds + s dz = rc``, given ``rc_s = rc / s`` (0 on the unconstrained blocks' rows;
+        refined against the exact matrix when ``refine``)."""
+        ops, zs = self.ops, self.zs
+        dU = self._solve(-self.rx - ops.GT(torch.addcmul(rc_s, zs, self.rp)), refine)
+        gd = ops.G(dU).add_(self.rp)  # G du + rp
+        return dU, gd.neg(), torch.addcmul(rc_s, zs, gd)
 
     def max_step(self, ds: torch.Tensor, dz: torch.Tensor) -> float:
-        return min(_orth_step(self.s, ds), _orth_step(self.z, dz))
+        return min(_orth_step(ds * self.inv_s), _orth_step(dz / self.z))
 
 
 def _feasible_free_blocks(ops: _Operators, U: torch.Tensor) -> torch.Tensor:
@@ -415,28 +428,34 @@ def _damp_free_blocks(ops: _Operators, dU: torch.Tensor, U: torch.Tensor, a: flo
     return dU * factor[:, None]
 
 
-def _line_search(ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, mu, a, shrink=0.5):
+def _line_search(ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, mu, a, log_s, shrink=0.5):
     """Backtracking (Armijo) on the exact-penalty barrier merit ``f_eps(u) - mu sum log s +
     nu ||G u + s||_1`` with ``nu`` above the new multipliers, for which the primal-dual
     direction is a descent direction (Nocedal & Wright 2006, §19.3); the smoothed norms
-    curve sharply near 0, where a full Newton step can overshoot."""
+    curve sharply near 0, where a full Newton step can overshoot. ``log_s``: ``sum log s``
+    (None: computed here). Returns the step and ``sum log(s + a ds)`` at it (None when not
+    computed)."""
 
     def f(V: torch.Tensor) -> float:
         e = ops.C(ops.model(V)) - yc
         return 0.5 * float(e @ e) + penalty.value(V)
 
-    nu = 1.1 * float((z + a * dz).abs().max())
+    nu = 1.1 * float(torch.add(z, dz, alpha=a).abs_().max())
     infeas = float(rp.abs().sum())
-    slope = float((grad * dU).sum()) - mu * float((ds / s).sum()) - nu * infeas
+    ds_s = float(torch.vdot(ds.reshape(-1), (1.0 / s).reshape(-1)))  # sum ds / s
+    slope = float((grad * dU).sum()) - mu * ds_s - nu * infeas
     if not slope < 0:  # not a descent direction in floating point: keep the step
-        return a
-    merit0 = f0 - mu * float(torch.log(s).sum()) + nu * infeas
+        return a, None
+    if log_s is None:
+        log_s = float(torch.log(s).sum())
+    merit0 = f0 - mu * log_s + nu * infeas
     for _ in range(30):
-        trial = f(U + a * dU) - mu * float(torch.log(s + a * ds).sum()) + nu * (1 - a) * infeas
+        log_trial = float(torch.add(s, ds, alpha=a).log_().sum())
+        trial = f(torch.add(U, dU, alpha=a)) - mu * log_trial + nu * (1 - a) * infeas
         if trial <= merit0 + 1e-4 * a * slope:
-            return a
+            return a, log_trial
         a *= shrink
-    return a
+    return a, None
 
 
 def ipm_relu(
@@ -480,6 +499,7 @@ def ipm_relu(
     best: tuple = (math.inf, U, math.inf, math.inf, math.inf, 0)  # (merit, U, ..., progress it)
     progress = math.inf
     gap_rel = pres = dres = math.inf
+    log_s = None  # sum log s, carried from the line search
     for it in range(1, max_iter + 1):
         # ---- residuals of the smoothed program's KKT system
         penalty = _Penalty(U, d, beta, eps, ridge)
@@ -487,10 +507,10 @@ def ipm_relu(
         grad = ops.model_adj(ops.C(e)) + penalty.gradient()
         GTz = ops.GT(z)
         rx = grad + GTz
-        rp = (ops.G(U) + s) * ops.constrained
+        rp = ops.on(ops.G(U).add_(s))
         norms = torch.linalg.vector_norm(U[:, :d], dim=1)
         pobj = 0.5 * float(e @ e) + beta * float(norms.sum())
-        gap = float((s * z * ops.constrained).sum())
+        gap = ops.dot(s, z)
         gap_rel = (gap + smoothing_scale * eps) / max(1.0, abs(pobj))
         u_top = max(float(norms.max()), 1.0)
         pres = float(rp.abs().max()) / max(float(U.abs().max()), 1.0)
@@ -508,7 +528,7 @@ def ipm_relu(
             )
         eps_floor = EPS_MIN * u_top
         # the unconstrained blocks have no complementarity: their dual residual counts
-        free_res = float(rx[ops.free].abs().max()) / d_scale if bool(ops.free.any()) else 0.0
+        free_res = float(rx[ops.free].abs().max()) / d_scale if ops.has_free else 0.0
         if gap_rel <= tol and pres <= tol and free_res <= tol:
             converged = True
             break
@@ -536,26 +556,31 @@ def ipm_relu(
         if not newton.ok:  # definiteness lost in floating point: stop here
             break
         mu = gap / nu
-        on = ops.constrained
-        # predictor (affine scaling): it only sets the centering and the corrector's
-        # second-order term, so the first solve is accurate enough
-        aff = newton.direction(-s * z * on, refine=False)
+        # predictor (affine scaling; ``rc = -s z``): it only sets the centering and the
+        # corrector's second-order term, so the first solve is accurate enough
+        aff = newton.direction(ops.on(-z), refine=False)
         a_aff = min(1.0, newton.max_step(aff[1], aff[2]))
-        gap_aff = float(((s + a_aff * aff[1]) * (z + a_aff * aff[2]) * on).sum())
+        gap_aff = ops.dot(torch.add(s, aff[1], alpha=a_aff), torch.add(z, aff[2], alpha=a_aff))
         sig = min(1.0, max(0.0, gap_aff / gap)) ** 3 if gap > 0 else 0.0  # gap 0: no cones
-        dU, ds, dz = newton.direction((-s * z - aff[1] * aff[2] + sig * mu) * on)  # corrector
+        # corrector: rc = -s z - ds_aff dz_aff + sigma mu, passed as rc / s
+        rc_s = (aff[1] * aff[2]).neg_().add_(sig * mu).mul_(newton.inv_s).sub_(z)
+        dU, ds, dz = newton.direction(ops.on(rc_s))
         a = min(1.0, 0.99 * newton.max_step(ds, dz))
         f0 = 0.5 * float(e @ e) + penalty.value()
-        a = _line_search(ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, sig * mu, a)
+        a, log_s = _line_search(
+            ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, sig * mu, a, log_s
+        )
         if verbose:
             print(f"      step {a:.3f}  sigma {sig:.1e}")
-        if bool(ops.free.any()):
+        if ops.has_free:
             dU = _damp_free_blocks(ops, dU, U, a)
-        U, s, z = U + a * dU, s + a * ds, z + a * dz
+        U = torch.add(U, dU, alpha=a)
+        s = torch.add(s, ds, alpha=a)
+        z = torch.add(z, dz, alpha=a)
         # the cones' barrier parameter follows the gap: their share (<= 4P beta eps) a tenth
         # and shrinks at most by EPS_SHRINK per iteration (Newton tracks the smoothed program
         # only while its curvature, ~beta / eps near 0, changes gradually)
-        target = float((s * z * on).sum()) / (10.0 * smoothing_scale)
+        target = ops.dot(s, z) / (10.0 * smoothing_scale)
         eps = max(eps_floor, EPS_SHRINK * eps, min(eps, target))
     if not converged and best[0] < max(gap_rel, pres):
         _, U, gap_rel, pres, dres, _ = best
