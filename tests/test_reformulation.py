@@ -320,6 +320,25 @@ def test_other_losses_are_refused_with_a_pointer():
         solve_reformulation(prob, patterns=4)
 
 
+@pytest.mark.parametrize("seed", [11, 12])
+def test_generic_torch_path_matches_the_numpy_path(seed, monkeypatch):
+    # the code that CUDA tensors run (products and the Woodbury capacitance in torch, no
+    # numpy buffers), exercised on the CPU: same optimum, same accuracy
+    import convexnn.solvers._reform_ipm as ipm
+
+    prob = _problem(seed, n=40)
+    D = cnn.arrangements.sample(prob.X, 12, True, seed=seed)
+    fast = [solve_reformulation(prob, patterns=D, gated=g) for g in (False, True)]
+    monkeypatch.setattr(ipm, "NUMPY_ON_CPU", False)
+    generic = [solve_reformulation(prob, patterns=D, gated=g) for g in (False, True)]
+    for a, b in zip(fast, generic):
+        assert b.info["program_objective"] == pytest.approx(a.info["program_objective"], rel=1e-8)
+        assert b.info["constraint_violation"] <= 1e-8
+    relu = generic[0]  # (a gated model is not its recovered ReLU network: no mismatch test)
+    assert relu.info["prediction_mismatch"] <= 1e-8
+    assert relu.info["polished"] and relu.info["duality_gap"] <= 1e-8
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu():
