@@ -30,6 +30,9 @@ Newton system: ``(E^T C E + blkdiag_j(A^T diag(z_j / s_j) A + grad^2 psi(u_j))) 
 Cholesky factor of the n-square ``I + C (sum_p D_p A (B_v,p^{-1} + B_w,p^{-1})
 A^T D_p) C``, or, when n exceeds the number of unknowns ``2P d'``, by the Cholesky factor of
 the Newton matrix itself (its loss part formed once); both refined against the exact matrix.
+Far from the solution (gap above ``LOW_PRECISION_GAP``) the capacitance is formed and factored
+in float32 on the CPU and the directions refined in float64 to ``LOW_PRECISION_ACCURACY``
+times the gap (the iteration count is unchanged; the residuals are always exact).
 
 Slacks stay strictly positive, so the cone constraints hold up to the primal residual,
 which the method drives to rounding. At the end the blocks whose norm is negligible (the
@@ -62,6 +65,11 @@ STALL_ZONE = 1e-3
 EPS_MIN = 1e-10
 #: the smallest factor by which the smoothing parameter may shrink in one iteration
 EPS_SHRINK = 0.3
+#: relative gap above which the Woodbury capacitance is formed and factored in float32 (CPU;
+#: half the time of its float64 symmetric rank-k update, the method's largest cost) ...
+LOW_PRECISION_GAP = 1e-2
+#: ... and the Newton directions refined in float64 to this accuracy relative to the gap
+LOW_PRECISION_ACCURACY = 1e-4
 #: relative block norms tried as the threshold below which blocks are set to 0 at the end
 SNAP_THRESHOLDS = (1e-8, 1e-7, 1e-6, 1e-5)
 
@@ -159,9 +167,22 @@ class _Operators:
             self.NtCN = self._loss_gram()
         else:
             self.eye_n = torch.eye(n, dtype=A.dtype, device=A.device)
-        self._F = self._G = None  # CPU buffers of :meth:`capacitance`
+        self._buffers: dict = {}  # CPU buffers of :meth:`capacitance`, by dtype
 
-    def capacitance(self, Sp: torch.Tensor) -> torch.Tensor:
+    def _cpu_operands(self, dtype) -> tuple[np.ndarray, ...]:
+        """``A``, ``D`` (as (n, P, 1)) and the buffers ``F`` (n, P d'), ``G`` (n, n) of
+        :meth:`capacitance` in ``dtype``, made once per solve."""
+        if dtype not in self._buffers:
+            n, dp, P = self.n, self.dp, self.P
+            self._buffers[dtype] = (
+                self.A.numpy().astype(dtype),
+                self.D.numpy().astype(dtype)[:, :, None],
+                np.empty((n, P * dp), dtype=dtype),
+                np.empty((n, n), dtype=dtype),
+            )
+        return self._buffers[dtype]
+
+    def capacitance(self, Sp: torch.Tensor, low: bool = False) -> torch.Tensor:
         """``I + C (sum_p D_p A S_p A^T D_p) C`` (n square) for symmetric positive definite
         ``S_p`` (P, d', d'): the Woodbury capacitance of the Newton matrix.
 
@@ -169,7 +190,8 @@ class _Operators:
         a symmetric rank-k update (half the flops of the general product ``[D_p A S_p]
         [D_p A]^T``, the fallback when rounding makes some ``S_p`` indefinite). On the CPU,
         through numpy into buffers kept for the whole solve (fresh multi-megabyte arrays
-        each iteration cost page faults: measured 10-15% of the method's time)."""
+        each iteration cost page faults: measured 10-15% of the method's time), in float32
+        when ``low`` (half the time; the caller refines its solves in float64)."""
         n, dp, P = self.n, self.dp, self.P
         L, info = torch.linalg.cholesky_ex(Sp)
         cpu = _numpy_path(self.A)
@@ -178,14 +200,12 @@ class _Operators:
             G = _matmul((AS * self.D[:, :, None]).reshape(n, P * dp), self.DA.T)
             G = G.numpy() if cpu else G
         elif cpu:
-            if self._F is None:
-                dtype = self.A.numpy().dtype
-                self._F = np.empty((n, P * dp), dtype=dtype)
-                self._G = np.empty((n, n), dtype=dtype)
-            F, G = self._F, self._G
-            np.matmul(self.A.numpy(), L.permute(1, 0, 2).reshape(dp, P * dp).numpy(), out=F)
+            dtype = np.float32 if low else self.A.numpy().dtype
+            A, D3, F, G = self._cpu_operands(dtype)
+            Lc = L.permute(1, 0, 2).reshape(dp, P * dp).numpy().astype(dtype, copy=False)
+            np.matmul(A, Lc, out=F)
             F3 = F.reshape(n, P, dp)
-            np.multiply(F3, self.D.numpy()[:, :, None], out=F3)
+            np.multiply(F3, D3, out=F3)
             np.matmul(F, F.T, out=G)  # numpy maps F @ F.T to BLAS syrk
         else:
             F = (self.A @ L.permute(1, 0, 2).reshape(dp, P * dp)).reshape(n, P, dp)
@@ -306,7 +326,9 @@ class _NewtonSystem:
     """The Newton system at one iterate (module docstring), factored once and solved for the
     predictor and the corrector."""
 
-    def __init__(self, ops: _Operators, s, z, rp, rx, penalty: _Penalty, refine, accuracy):
+    def __init__(
+        self, ops: _Operators, s, z, rp, rx, penalty: _Penalty, refine, accuracy, low=False
+    ):
         self.ops, self.refine, self.accuracy = ops, refine, accuracy
         self.s, self.z, self.rp, self.rx = s, z, rp, rx
         self.inv_s = 1.0 / s
@@ -324,7 +346,10 @@ class _NewtonSystem:
             return
         Binv = torch.cholesky_inverse(self.B_chol)
         sw2 = (ops.sign[P:] ** 2)[:, None, None]  # 0 for the w blocks left out
-        self.Gw_chol = _cholesky(ops.capacitance(Binv[:P] + sw2 * Binv[P:]))
+        Sp = Binv[:P] + sw2 * Binv[P:]
+        self.Gw_chol = _cholesky(ops.capacitance(Sp, low))
+        if self.Gw_chol is None and low:  # float32 rounding lost definiteness
+            self.Gw_chol = _cholesky(ops.capacitance(Sp))
 
     def _full_matrix(self) -> torch.Tensor:
         """The Newton matrix itself, blocks ordered j, for many samples."""
@@ -352,7 +377,7 @@ class _NewtonSystem:
             return torch.cholesky_solve(rhs.reshape(-1, 1), self.H_chol).reshape(rhs.shape)
         y0 = torch.cholesky_solve(rhs[:, :, None], self.B_chol)[:, :, 0]
         t = ops.C(ops.model(y0))
-        t = torch.cholesky_solve(t[:, None], self.Gw_chol)[:, 0]
+        t = torch.cholesky_solve(t[:, None].to(self.Gw_chol.dtype), self.Gw_chol)[:, 0].to(t)
         return y0 - torch.cholesky_solve(ops.model_adj(ops.C(t))[:, :, None], self.B_chol)[:, :, 0]
 
     def _matvec(self, x: torch.Tensor) -> torch.Tensor:
@@ -559,9 +584,11 @@ def ipm_relu(
             break
         if deadline is not None and clock is not None and clock() >= deadline:
             break
-        # ---- Newton directions: accurate to well below the current gap
-        accuracy = min(1e-9, 1e-4 * gap_rel)
-        newton = _NewtonSystem(ops, s, z, rp, rx, penalty, refine, accuracy)
+        # ---- Newton directions: accurate to well below the current gap (far from the
+        # solution, from a float32 capacitance refined in float64)
+        low = gap_rel > LOW_PRECISION_GAP and dt == torch.float64 and _numpy_path(A)
+        accuracy = LOW_PRECISION_ACCURACY * gap_rel if low else min(1e-9, 1e-4 * gap_rel)
+        newton = _NewtonSystem(ops, s, z, rp, rx, penalty, refine, accuracy, low)
         if not newton.ok:  # definiteness lost in floating point: stop here
             break
         mu = gap / nu
