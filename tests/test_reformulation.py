@@ -320,6 +320,27 @@ def test_other_losses_are_refused_with_a_pointer():
         solve_reformulation(prob, patterns=4)
 
 
+@pytest.mark.parametrize("seed", [21, 22])
+def test_early_finish_and_float32_phase_change_nothing_but_the_time(seed, monkeypatch):
+    # the finisher tried at interior-point gap 1e-4 (and the float32 capacitance far from the
+    # solution) against the plain method: the same optimum, no more iterations
+    import convexnn.solvers._reform_ipm as ipm
+    import convexnn.solvers.reformulation as reform
+
+    prob = _problem(seed, n=80, d=4)
+    D = cnn.arrangements.sample(prob.X, 30, True, seed=seed)
+    fast = solve_reformulation(prob, patterns=D)
+    monkeypatch.setattr(reform, "EARLY_POLISH", 0.0)
+    monkeypatch.setattr(ipm, "LOW_PRECISION_GAP", np.inf)
+    plain = solve_reformulation(prob, patterns=D)
+    assert fast.info["polished"] and plain.info["polished"]
+    assert fast.n_iter < plain.n_iter
+    assert fast.info["program_objective"] == pytest.approx(
+        plain.info["program_objective"], rel=1e-10
+    )
+    assert fast.info["duality_gap"] <= 1e-8 and fast.info["constraint_violation"] <= 1e-12
+
+
 @pytest.mark.parametrize("seed", [11, 12])
 def test_generic_torch_path_matches_the_numpy_path(seed, monkeypatch):
     # the code that CUDA tensors run (products and the Woodbury capacitance in torch, no
