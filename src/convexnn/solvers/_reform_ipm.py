@@ -20,7 +20,7 @@ cone's variables never appear, so nothing is computed near a cone's boundary: th
 epigraph form with Nesterov-Todd scalings (Clarabel's, and this module's earlier version)
 loses all accuracy there and stalled at relative gaps 1e-5 (100 gates) to 1e-4 (1000 gates);
 this one converges to rounding (diabetes, 100 and 1000 gates: within 1e-8 of Clarabel's
-optimum in 34 and ~50 iterations). A pattern that is all ones or all zeros (with the free
+optimum in 35 and 50 iterations). A pattern that is all ones or all zeros (with the free
 offset) leaves its blocks' bias coordinate free at no cost; those blocks are solved without
 cones (their w block left out: the v block spans every linear term), their steps cut where
 they pass closest to 0, and their bias made feasible at the end.
@@ -462,7 +462,9 @@ def _damp_free_blocks(ops: _Operators, dU: torch.Tensor, U: torch.Tensor, a: flo
     return dU * factor[:, None]
 
 
-def _line_search(ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, mu, a, log_s, shrink=0.5):
+def _line_search(
+    ops, yc, penalty, f0, grad, U, s, inv_s, z, rp, dU, ds, dz, mu, a, log_s, shrink=0.5
+):
     """Backtracking (Armijo) on the exact-penalty barrier merit ``f_eps(u) - mu sum log s +
     nu ||G u + s||_1`` with ``nu`` above the new multipliers, for which the primal-dual
     direction is a descent direction (Nocedal & Wright 2006, §19.3); the smoothed norms
@@ -476,7 +478,7 @@ def _line_search(ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, mu, a, log
 
     nu = 1.1 * float(torch.add(z, dz, alpha=a).abs_().max())
     infeas = float(rp.abs().sum())
-    ds_s = float(torch.vdot(ds.reshape(-1), (1.0 / s).reshape(-1)))  # sum ds / s
+    ds_s = float(torch.vdot(ds.reshape(-1), inv_s.reshape(-1)))  # sum ds / s
     slope = float((grad * dU).sum()) - mu * ds_s - nu * infeas
     if not slope < 0:  # not a descent direction in floating point: keep the step
         return a, None
@@ -604,7 +606,7 @@ def ipm_relu(
         a = min(1.0, 0.99 * newton.max_step(ds, dz))
         f0 = 0.5 * float(e @ e) + penalty.value()
         a, log_s = _line_search(
-            ops, yc, penalty, f0, grad, U, s, z, rp, dU, ds, dz, sig * mu, a, log_s
+            ops, yc, penalty, f0, grad, U, s, newton.inv_s, z, rp, dU, ds, dz, sig * mu, a, log_s
         )
         if verbose:
             print(f"      step {a:.3f}  sigma {sig:.1e}")
