@@ -332,10 +332,14 @@ class _ActiveSet:
 
     # --- multipliers ----------------------------------------------------------------------
 
+    def _loss_gradient(self, blocks: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """``g_j = sigma_j A^T D_j r`` of blocks ``j`` (d', len(blocks)), ``r`` the residual."""
+        return self.A.T @ (self.Dsig[:, blocks] * r[:, None])
+
     def multipliers(self, face: _Face, live: np.ndarray, U: np.ndarray, r: np.ndarray):
         """Least-squares ``mu`` (m, L) of ``grad_{u_j} f = R_j^T mu`` (0 outside the rows)."""
         d = self.d
-        G = self.A.T @ (self.Dsig[:, live] * r[:, None])  # loss gradient (d', L)
+        G = self._loss_gradient(live, r)
         w = U[:d]
         G[:d] += self.beta * w / np.linalg.norm(w, axis=0)
         m = face.rows.shape[0]
@@ -594,7 +598,7 @@ class _ActiveSet:
         :meth:`_revive`): at a KKT point ``g_l - R_l^T mu_l = -beta (w_l / ||w_l||, 0)``, so
         1 up to the stationarity residual (and any negative multiplier, clipped)."""
         A, d = self.A, self.d
-        g = A.T @ (self.Dsig[:, live] * r[:, None])  # loss gradients (d', L)
+        g = self._loss_gradient(live, r)
         m = face.rows.shape[0]
         if m:
             R = (self.S[face.rows, live[None, :]] * face.valid)[:, :, None] * A[face.rows]
@@ -649,7 +653,7 @@ class _ActiveSet:
             return None
         E = np.ones(dp)
         E[d:] = _BIAS_WEIGHT
-        G = (A.T @ (self.Dsig[:, idx] * r[:, None])) * E[:, None]  # E g_j, (d', nd)
+        G = self._loss_gradient(idx, r) * E[:, None]  # E g_j, (d', nd)
         bound = beta * (1 + _DUAL_TOL)
         new, dirs, active = [], [], []
         rows = hints[:, idx]  # (k, nd)
