@@ -122,6 +122,14 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b
 
 
+def _block_matvec(M: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``M_j x_j`` for each block: ``M`` (J, k, k), ``x`` (J, k); on the CPU through numpy
+    (a fifth of the time of torch's batched product or triangular solves at these sizes)."""
+    if _numpy_path(M):
+        return torch.from_numpy(np.matmul(M.numpy(), x.numpy()[:, :, None])[:, :, 0])
+    return (M @ x[:, :, None])[:, :, 0]
+
+
 def _orth_step(ratio: torch.Tensor) -> float:
     """Largest ``a >= 0`` with ``x + a dx >= 0`` (inf when dx >= 0), given ``dx / x``
     (``x > 0``)."""
@@ -344,7 +352,7 @@ class _NewtonSystem:
         self.B_chol = _cholesky(B)
         if self.B_chol is None:  # definiteness lost in floating point
             return
-        Binv = torch.cholesky_inverse(self.B_chol)
+        self.Binv = Binv = torch.cholesky_inverse(self.B_chol)
         sw2 = (ops.sign[P:] ** 2)[:, None, None]  # 0 for the w blocks left out
         Sp = Binv[:P] + sw2 * Binv[P:]
         self.Gw_chol = _cholesky(ops.capacitance(Sp, low))
@@ -375,14 +383,14 @@ class _NewtonSystem:
         ops = self.ops
         if ops.direct:
             return torch.cholesky_solve(rhs.reshape(-1, 1), self.H_chol).reshape(rhs.shape)
-        y0 = torch.cholesky_solve(rhs[:, :, None], self.B_chol)[:, :, 0]
+        y0 = _block_matvec(self.Binv, rhs)
         t = ops.C(ops.model(y0))
         t = torch.cholesky_solve(t[:, None].to(self.Gw_chol.dtype), self.Gw_chol)[:, 0].to(t)
-        return y0 - torch.cholesky_solve(ops.model_adj(ops.C(t))[:, :, None], self.B_chol)[:, :, 0]
+        return y0 - _block_matvec(self.Binv, ops.model_adj(ops.C(t)))
 
     def _matvec(self, x: torch.Tensor) -> torch.Tensor:
         ops = self.ops
-        return (self.B @ x[:, :, None])[:, :, 0] + ops.model_adj(ops.C(ops.model(x)))
+        return _block_matvec(self.B, x) + ops.model_adj(ops.C(ops.model(x)))
 
     def _solve(self, rhs: torch.Tensor, refine: bool) -> torch.Tensor:
         x = self._woodbury(rhs)
