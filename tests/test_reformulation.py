@@ -341,6 +341,31 @@ def test_early_finish_and_float32_phase_change_nothing_but_the_time(seed, monkey
     assert fast.info["duality_gap"] <= 1e-8 and fast.info["constraint_violation"] <= 1e-12
 
 
+def test_float32_refinement_falling_short_switches_to_float64(monkeypatch):
+    # directions refined from a float32 capacitance that cannot reach the accuracy asked:
+    # the iteration is redone in float64 and float32 is not tried again; same optimum
+    import convexnn.solvers._reform_ipm as ipm
+
+    prob = _problem(4, n=80, d=4)
+    D = cnn.arrangements.sample(prob.X, 30, True, seed=4)
+    reference = solve_reformulation(prob, patterns=D)
+    calls = []
+    capacitance = ipm._Operators.capacitance
+
+    def counted(self, Sp, low=False):
+        calls.append(low)
+        return capacitance(self, Sp, low)
+
+    monkeypatch.setattr(ipm._Operators, "capacitance", counted)
+    monkeypatch.setattr(ipm, "LOW_PRECISION_ACCURACY", 1e-30)
+    res = solve_reformulation(prob, patterns=D)
+    assert calls[:2] == [True, False] and not any(calls[2:])
+    assert res.info["polished"] and res.info["duality_gap"] <= 1e-8
+    assert res.info["program_objective"] == pytest.approx(
+        reference.info["program_objective"], rel=1e-10
+    )
+
+
 @pytest.mark.parametrize("seed", [11, 12])
 def test_generic_torch_path_matches_the_numpy_path(seed, monkeypatch):
     # the code that CUDA tensors run (products and the Woodbury capacitance in torch, no

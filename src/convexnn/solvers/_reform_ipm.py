@@ -20,7 +20,7 @@ cone's variables never appear, so nothing is computed near a cone's boundary: th
 epigraph form with Nesterov-Todd scalings (Clarabel's, and this module's earlier version)
 loses all accuracy there and stalled at relative gaps 1e-5 (100 gates) to 1e-4 (1000 gates);
 this one converges to rounding (diabetes, 100 and 1000 gates: within 1e-8 of Clarabel's
-optimum in 35 and 50 iterations). A pattern that is all ones or all zeros (with the free
+optimum in 28 and 39 iterations). A pattern that is all ones or all zeros (with the free
 offset) leaves its blocks' bias coordinate free at no cost; those blocks are solved without
 cones (their w block left out: the v block spans every linear term), their steps cut where
 they pass closest to 0, and their bias made feasible at the end.
@@ -32,7 +32,17 @@ A^T D_p) C``, or, when n exceeds the number of unknowns ``2P d'``, by the Choles
 the Newton matrix itself (its loss part formed once); both refined against the exact matrix.
 Far from the solution (gap above ``LOW_PRECISION_GAP``) the capacitance is formed and factored
 in float32 on the CPU and the directions refined in float64 to ``LOW_PRECISION_ACCURACY``
-times the gap (the iteration count is unchanged; the residuals are always exact).
+times the gap (the iteration count is unchanged; the residuals are always exact); the first
+time that refinement falls short (ill-conditioned systems), the iteration is redone in float64
+and float32 is not used again.
+
+Barrier weights: most of a pattern's n cone constraints are implied by a few facets in low
+dimension, and every one of them bends the central path; the barrier ``-mu sum_i w_i log s_i``
+weights the rows guessed far from their cone's boundary by ``FAR_WEIGHT`` (:mod:`._cone_rows`;
+complementarity targets ``sigma mu w_i``, ``mu = s^T z / sum w``, start ``z = w``). Every
+constraint stays enforced, so the optimum is the same; the iterations are fewer (diabetes: 27
+to 20 with 100 gates, 43 to 31 with 1000, to the finisher's gap 1e-4; 28% fewer over 30 random
+programs with n = 100-500, d = 2-11).
 
 Slacks stay strictly positive, so the cone constraints hold up to the primal residual,
 which the method drives to rounding. At the end the blocks whose norm is negligible (the
@@ -56,6 +66,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from ._cone_rows import barrier_weights
 
 #: relative gap and residual accepted when rounding stalls the method short of ``tol``
 ALMOST = 1e-6
@@ -337,7 +349,8 @@ class _NewtonSystem:
     def __init__(
         self, ops: _Operators, s, z, rp, rx, penalty: _Penalty, refine, accuracy, low=False
     ):
-        self.ops, self.refine, self.accuracy = ops, refine, accuracy
+        self.ops, self.refine, self.accuracy, self.low = ops, refine, accuracy, low
+        self.short = False  # a refined solve fell short of ``accuracy``
         self.s, self.z, self.rp, self.rx = s, z, rp, rx
         self.inv_s = 1.0 / s
         self.zs = ops.on(z * self.inv_s)  # the orthant's scaling z / s
@@ -397,9 +410,12 @@ class _NewtonSystem:
         if not refine:
             return x
         scale = float(rhs.abs().max())
-        for _ in range(self.refine):  # iterative refinement against the exact Newton matrix
+        for k in range(self.refine + 1):  # iterative refinement against the exact matrix
             r = rhs - self._matvec(x)
             if float(r.abs().max()) <= self.accuracy * scale:  # accurate enough
+                break
+            if k == self.refine:
+                self.short = True
                 break
             x = x + self._woodbury(r)
         return x
@@ -417,6 +433,24 @@ class _NewtonSystem:
 
     def max_step(self, ds: torch.Tensor, dz: torch.Tensor) -> float:
         return min(_orth_step(ds * self.inv_s), _orth_step(dz / self.z))
+
+
+def _predictor_corrector(newton: _NewtonSystem, s, z, gap: float, nu: float, weights):
+    """Mehrotra's direction ``(du, ds, dz)`` and centering ``sigma``: target ``sigma mu w``
+    for the barrier weights ``w`` (all ones when None), ``mu = gap / nu``, ``gap = s^T z``,
+    ``nu = sum w``."""
+    ops = newton.ops
+    # predictor (affine scaling; ``rc = -s z``): it only sets the centering and the
+    # corrector's second-order term, so the first solve is accurate enough
+    aff = newton.direction(ops.on(-z), refine=False)
+    a_aff = min(1.0, newton.max_step(aff[1], aff[2]))
+    gap_aff = ops.dot(torch.add(s, aff[1], alpha=a_aff), torch.add(z, aff[2], alpha=a_aff))
+    sig = min(1.0, max(0.0, gap_aff / gap)) ** 3 if gap > 0 else 0.0  # gap 0: no cones
+    # corrector: rc = -s z - ds_aff dz_aff + sigma mu w, passed as rc / s
+    rc = (aff[1] * aff[2]).neg_()
+    target = sig * gap / nu
+    rc = rc.add_(target) if weights is None else rc.add_(weights, alpha=target)
+    return (*newton.direction(ops.on(rc.mul_(newton.inv_s).sub_(z))), sig)
 
 
 def _feasible_free_blocks(ops: _Operators, U: torch.Tensor) -> torch.Tensor:
@@ -470,8 +504,15 @@ def _damp_free_blocks(ops: _Operators, dU: torch.Tensor, U: torch.Tensor, a: flo
     return dU * factor[:, None]
 
 
+def _log_sum(s: torch.Tensor, weights: torch.Tensor | None) -> float:
+    """``sum_i w_i log s_i`` (``w = 1`` when None); consumes ``s``."""
+    return float(
+        s.log_().sum() if weights is None else torch.vdot(s.log_().reshape(-1), weights.reshape(-1))
+    )
+
+
 def _line_search(
-    ops, yc, penalty, f0, grad, U, s, inv_s, z, rp, dU, ds, dz, mu, a, log_s, shrink=0.5
+    ops, yc, penalty, f0, grad, U, s, inv_s, z, rp, dU, ds, dz, mu, a, log_s, weights=None
 ):
     """Backtracking (Armijo) on the exact-penalty barrier merit ``f_eps(u) - mu sum log s +
     nu ||G u + s||_1`` with ``nu`` above the new multipliers, for which the primal-dual
@@ -486,19 +527,23 @@ def _line_search(
 
     nu = 1.1 * float(torch.add(z, dz, alpha=a).abs_().max())
     infeas = float(rp.abs().sum())
-    ds_s = float(torch.vdot(ds.reshape(-1), inv_s.reshape(-1)))  # sum ds / s
+    ds_s = float(
+        torch.vdot(
+            ds.reshape(-1), inv_s.reshape(-1) if weights is None else (inv_s * weights).reshape(-1)
+        )
+    )  # sum w ds / s
     slope = float((grad * dU).sum()) - mu * ds_s - nu * infeas
     if not slope < 0:  # not a descent direction in floating point: keep the step
         return a, None
     if log_s is None:
-        log_s = float(torch.log(s).sum())
+        log_s = _log_sum(s.clone(), weights)
     merit0 = f0 - mu * log_s + nu * infeas
     for _ in range(30):
-        log_trial = float(torch.add(s, ds, alpha=a).log_().sum())
+        log_trial = _log_sum(torch.add(s, ds, alpha=a), weights)
         trial = f(torch.add(U, dU, alpha=a)) - mu * log_trial + nu * (1 - a) * infeas
         if trial <= merit0 + 1e-4 * a * slope:
             return a, log_trial
-        a *= shrink
+        a *= 0.5
     return a, None
 
 
@@ -518,10 +563,12 @@ def ipm_relu(
     stall_after: int = 3,
     early_exit=None,
     early_gaps: tuple[float, ...] = (),
+    row_weights: torch.Tensor | str | None = "auto",
     verbose: bool = False,
 ) -> IPMOutput:
     """Solve the ReLU program; see the module docstring. ``A`` (n, d'), ``D`` (n, P) 0/1 in
-    A's dtype, ``y`` (n,)."""
+    A's dtype, ``y`` (n,). ``row_weights``: the barrier's weights of the cone constraints
+    (2P, n), ``"auto"`` for :func:`._cone_rows.barrier_weights`, None for all ones."""
     n, dp = A.shape
     P = D.shape[1]
     d = n_features
@@ -532,8 +579,13 @@ def ipm_relu(
     # ---- start: u = 0 (every block off), s = z = 1, eps = 1 (data standardized: u ~ 1)
     U = torch.zeros(J2, dp, dtype=dt, device=dev)
     s = torch.ones(J2, n, dtype=dt, device=dev)
-    z = torch.ones(J2, n, dtype=dt, device=dev)
-    nu = max(float(ops.constrained.sum()) * n, 1.0)
+    weights = barrier_weights(A, D) if isinstance(row_weights, str) else row_weights
+    if weights is None:
+        z = torch.ones(J2, n, dtype=dt, device=dev)
+        nu = max(float(ops.constrained.sum()) * n, 1.0)
+    else:  # a weighted barrier (:mod:`._cone_rows`): centered at s = 1 when z = w
+        z = weights.clone()
+        nu = max(ops.dot(weights, torch.ones_like(weights)), 1e-300)
     ridge = ops.free.to(dt)  # pins the free blocks' bias coordinate at 0 (``_Penalty``)
     eps = 1.0
     smoothing_scale = max(2 * beta * J2, 1e-300)
@@ -544,6 +596,7 @@ def ipm_relu(
     progress = math.inf
     gap_rel = pres = dres = math.inf
     log_s = None  # sum log s, carried from the line search
+    low_precision = dt == torch.float64 and _numpy_path(A)
     for it in range(1, max_iter + 1):
         # ---- residuals of the smoothed program's KKT system
         penalty = _Penalty(U, d, beta, eps, ridge)
@@ -595,26 +648,39 @@ def ipm_relu(
         if deadline is not None and clock is not None and clock() >= deadline:
             break
         # ---- Newton directions: accurate to well below the current gap (far from the
-        # solution, from a float32 capacitance refined in float64)
-        low = gap_rel > LOW_PRECISION_GAP and dt == torch.float64 and _numpy_path(A)
+        # solution, from a float32 capacitance refined in float64, until that refinement
+        # falls short once: float64 from then on)
+        low = low_precision and gap_rel > LOW_PRECISION_GAP
         accuracy = LOW_PRECISION_ACCURACY * gap_rel if low else min(1e-9, 1e-4 * gap_rel)
         newton = _NewtonSystem(ops, s, z, rp, rx, penalty, refine, accuracy, low)
-        if not newton.ok:  # definiteness lost in floating point: stop here
+        step = _predictor_corrector(newton, s, z, gap, nu, weights) if newton.ok else None
+        if low and newton.ok and newton.short:
+            low_precision = False
+            newton = _NewtonSystem(ops, s, z, rp, rx, penalty, refine, accuracy)
+            step = _predictor_corrector(newton, s, z, gap, nu, weights) if newton.ok else None
+        if step is None:  # definiteness lost in floating point: stop here
             break
-        mu = gap / nu
-        # predictor (affine scaling; ``rc = -s z``): it only sets the centering and the
-        # corrector's second-order term, so the first solve is accurate enough
-        aff = newton.direction(ops.on(-z), refine=False)
-        a_aff = min(1.0, newton.max_step(aff[1], aff[2]))
-        gap_aff = ops.dot(torch.add(s, aff[1], alpha=a_aff), torch.add(z, aff[2], alpha=a_aff))
-        sig = min(1.0, max(0.0, gap_aff / gap)) ** 3 if gap > 0 else 0.0  # gap 0: no cones
-        # corrector: rc = -s z - ds_aff dz_aff + sigma mu, passed as rc / s
-        rc_s = (aff[1] * aff[2]).neg_().add_(sig * mu).mul_(newton.inv_s).sub_(z)
-        dU, ds, dz = newton.direction(ops.on(rc_s))
+        dU, ds, dz, sig = step
         a = min(1.0, 0.99 * newton.max_step(ds, dz))
         f0 = 0.5 * float(e @ e) + penalty.value()
         a, log_s = _line_search(
-            ops, yc, penalty, f0, grad, U, s, newton.inv_s, z, rp, dU, ds, dz, sig * mu, a, log_s
+            ops,
+            yc,
+            penalty,
+            f0,
+            grad,
+            U,
+            s,
+            newton.inv_s,
+            z,
+            rp,
+            dU,
+            ds,
+            dz,
+            sig * gap / nu,
+            a,
+            log_s,
+            weights,
         )
         if verbose:
             print(f"      step {a:.3f}  sigma {sig:.1e}")
