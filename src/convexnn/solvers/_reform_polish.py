@@ -171,6 +171,7 @@ class _Face:
     hess_rows: np.ndarray  # flat indices of the block-diagonal entries of the Hessian
     hess_cols: np.ndarray
     hess_mask: np.ndarray  # (L, d', d') bool, the entries of each block's Hessian
+    TtT: np.ndarray  # (L, d', d') T^T T, T = N[:, :d] (the penalty Hessian's first term)
 
 
 class _ActiveSet:
@@ -214,11 +215,14 @@ class _ActiveSet:
         rank = np.sum(s > _RANK_TOL * s[:, :1], axis=1)
         return rows, valid, Ut, s, Vt, rank
 
-    def face(self, live: np.ndarray, work: np.ndarray, prev: _Face | None = None) -> _Face:
+    def face(
+        self, live: np.ndarray, work: np.ndarray, prev: _Face | None = None, svds=None
+    ) -> _Face:
         """Null spaces, features and Hessian pattern of the working set ``work`` (n, L).
 
         Blocks whose working rows are those of ``prev`` reuse its SVDs (``prev``'s arrays are
-        updated in place when the live blocks are the same: ``prev`` is spent).
+        updated in place when the live blocks are the same: ``prev`` is spent); ``svds``:
+        :meth:`_svds` of all of ``work``, when already computed.
         """
         A, (n, dp) = self.A, self.A.shape
         L = live.size
@@ -244,7 +248,11 @@ class _ActiveSet:
                 rank[same], N[same] = prev.rank[old], prev.N[old]
                 todo = np.flatnonzero(~same)
         if todo.size:
-            out = self._svds(live[todo], work[:, todo])
+            out = (
+                svds
+                if svds is not None and todo.size == L
+                else self._svds(live[todo], work[:, todo])
+            )
             rows[:, todo], valid[:, todo], Ut[todo], s[todo], Vt[todo], rank[todo] = out
             kt = dp - rank[todo]
             pick = np.minimum(rank[todo, None] + np.arange(dp)[None, :], dp - 1)
@@ -279,6 +287,7 @@ class _ActiveSet:
             hess_rows,
             hess_cols,
             hess_mask,
+            np.einsum("ldk,ldm->lkm", N[:, : self.d], N[:, : self.d]),
         )
 
     def theta_of(self, face: _Face, U: np.ndarray) -> np.ndarray:
@@ -313,7 +322,7 @@ class _ActiveSet:
         val = 0.5 * float(r @ r) + beta * float(nw.sum())
         Tw = np.einsum("ldk,ld->lk", T, w)  # T^T w
         g = face.F.T @ r + beta * (Tw / nw[:, None])[face.cols]
-        Hb = np.einsum("ldk,ldm->lkm", T, T) / nw[:, None, None]
+        Hb = face.TtT / nw[:, None, None]
         Hb -= Tw[:, :, None] * Tw[:, None, :] / nw[:, None, None] ** 3
         H = face.Q.copy()
         H[face.hess_rows, face.hess_cols] += beta * Hb[face.hess_mask]
@@ -386,8 +395,8 @@ class _ActiveSet:
         Returns the projection, the working rows and which blocks are feasible.
         """
         for _ in range(3):
-            self._independent(live, work, margins)
-            face = self.face(live, work)
+            svds = self._independent(live, work, margins)
+            face = self.face(live, work, svds=svds)
             V = self.blocks_of(face, self.theta_of(face, U))
             vals = self.S[:, live] * (self.A @ V)
             bad = (vals < -1e-12 * np.abs(vals).max(axis=0)) & ~work
@@ -397,14 +406,19 @@ class _ActiveSet:
         return V, work, ~bad.any(axis=0)
 
     def _independent(self, live, work, margins, cols=None):
-        """Drop rows of ``work`` until each block's rows (of ``cols``) are independent."""
-        cols = np.arange(live.size) if cols is None else np.asarray(cols)
+        """Drop rows of ``work`` until each block's rows (of ``cols``) are independent.
+
+        Returns the :meth:`_svds` of all of ``work`` when ``cols`` is None and no row was
+        dropped (for :meth:`face`), else None."""
+        every = cols is None
+        cols = np.arange(live.size) if every else np.asarray(cols)
         if cols.size == 0:
-            return
+            return None
         m = min(self.A.shape)
         counts = work[:, cols].sum(axis=0)
-        rank = self._svds(live[cols], work[:, cols])[5]
-        for l in cols[(rank < counts) | (counts > m)]:  # rare (degenerate data)
+        svds = self._svds(live[cols], work[:, cols])
+        fix = cols[(svds[5] < counts) | (counts > m)]
+        for l in fix:  # rare (degenerate data)
             rows = np.flatnonzero(work[:, l])
             rows = rows[np.argsort(margins[rows, l], kind="stable")]
             keep: list[int] = []
@@ -416,6 +430,7 @@ class _ActiveSet:
                     keep.append(int(i))
             work[:, l] = False
             work[keep, l] = True
+        return svds if every and fix.size == 0 else None
 
     def run(self, blocks, tight, tau, live_tol, rho_tol, max_iter, newton_tol):
         """The active-set iterations; blocks (d', 2P) of the solution, or None."""
