@@ -20,7 +20,7 @@ cone's variables never appear, so nothing is computed near a cone's boundary: th
 epigraph form with Nesterov-Todd scalings (Clarabel's, and this module's earlier version)
 loses all accuracy there and stalled at relative gaps 1e-5 (100 gates) to 1e-4 (1000 gates);
 this one converges to rounding (diabetes, 100 and 1000 gates: within 1e-8 of Clarabel's
-optimum in 28 and 39 iterations). A pattern that is all ones or all zeros (with the free
+optimum in 28 and 37 iterations). A pattern that is all ones or all zeros (with the free
 offset) leaves its blocks' bias coordinate free at no cost; those blocks are solved without
 cones (their w block left out: the v block spans every linear term), their steps cut where
 they pass closest to 0, and their bias made feasible at the end.
@@ -82,6 +82,10 @@ EPS_SHRINK = 0.3
 LOW_PRECISION_GAP = 1e-2
 #: ... and the Newton directions refined in float64 to this accuracy relative to the gap
 LOW_PRECISION_ACCURACY = 1e-4
+#: the starting complementarity gap ``s^T z`` relative to the objective at ``u = 0`` (measured
+#: on diabetes and breast cancer: 4 saves 1-4 of 20-31 iterations against ``s = z = 1``;
+#: neutral to 3% fewer on random programs)
+START_GAP = 4.0
 #: relative block norms tried as the threshold below which blocks are set to 0 at the end
 SNAP_THRESHOLDS = (1e-8, 1e-7, 1e-6, 1e-5)
 
@@ -576,16 +580,16 @@ def ipm_relu(
     dt, dev = A.dtype, A.device
     ops = _Operators(A, D, n_features, center)
     yc = ops.C(y)
-    # ---- start: u = 0 (every block off), s = z = 1, eps = 1 (data standardized: u ~ 1)
+    # ---- start: u = 0 (every block off), eps = 1 (data standardized: u ~ 1), s = c and
+    # z = c w (centered; w the barrier weights of :mod:`._cone_rows`, or 1), c such that
+    # s^T z = START_GAP max(1, objective at u = 0)
     U = torch.zeros(J2, dp, dtype=dt, device=dev)
-    s = torch.ones(J2, n, dtype=dt, device=dev)
     weights = barrier_weights(A, D) if isinstance(row_weights, str) else row_weights
-    if weights is None:
-        z = torch.ones(J2, n, dtype=dt, device=dev)
-        nu = max(float(ops.constrained.sum()) * n, 1.0)
-    else:  # a weighted barrier (:mod:`._cone_rows`): centered at s = 1 when z = w
-        z = weights.clone()
-        nu = max(ops.dot(weights, torch.ones_like(weights)), 1e-300)
+    ones = torch.ones(J2, n, dtype=dt, device=dev)
+    nu = max(ops.dot(ones if weights is None else weights, ones), 1.0)  # sum of the weights
+    c = math.sqrt(START_GAP * max(1.0, 0.5 * float(yc @ yc)) / nu)
+    s = ones * c
+    z = s.clone() if weights is None else weights * c
     ridge = ops.free.to(dt)  # pins the free blocks' bias coordinate at 0 (``_Penalty``)
     eps = 1.0
     smoothing_scale = max(2 * beta * J2, 1e-300)
