@@ -13,15 +13,17 @@ and, gated (no cones), the penalty on the whole block, bias coordinate included:
 Columns: the objective as evaluated here (ReLU: ``Problem.objective`` of the network recovered
 from the returned blocks; gated: the gated program's value from the returned blocks), its
 relative difference to Clarabel's, the largest cone-constraint violation recomputed from the
-returned blocks, wall time (best of up to 7 runs until the runs took 10 s in all, for every
-solver but Adam: :func:`best_of`), peak resident memory above the start (sampled every 2 ms),
-and time over convexnn's time.
+returned blocks, wall time (best run; convexnn and Clarabel interleaved, up to 7 rounds until
+one of them took 10 s in all; scnn alone by the same rule: :func:`measure`), peak resident
+memory above the start (sampled every 2 ms by a separate process), and time over convexnn's
+time.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import subprocess
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -105,27 +107,45 @@ def gated_value(prob: cnn.Problem, D: np.ndarray, pos: np.ndarray, neg: np.ndarr
 
 
 class PeakRSS:
-    """Peak resident memory (MB) above the value at entry, sampled by a thread every 2 ms."""
+    """Peak resident memory (MB) above the value at entry, sampled every 2 ms by a separate
+    process reading ``/proc/<pid>/statm`` (a sampling thread would compete for the GIL with
+    solvers that release it around every operation, torch's and numpy's, and not with those
+    that hold it: measured +5-10% on convexnn's 0.2 s solve, none on Clarabel's). Elsewhere than
+    Linux: the (monotone) peak of the process."""
 
     def __enter__(self) -> PeakRSS:
         self.base = self.peak = _rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
+        self._poller = None
+        if os.path.exists(f"/proc/{os.getpid()}/statm"):
+            self._poller = subprocess.Popen(
+                [sys.executable, "-c", _POLLER, str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self._poller.stdout.readline()  # "ready"
         return self
 
-    def _watch(self) -> None:
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, _rss())
-
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        if self._poller is not None:
+            out, _ = self._poller.communicate("stop\n")
+            self.peak = max(self.peak, int(out.split()[-1]) * PAGE)
         self.peak = max(self.peak, _rss())
 
     @property
     def mb(self) -> float:
         return (self.peak - self.base) / 2**20
+
+
+_POLLER = """
+import select, sys
+path, peak = f"/proc/{sys.argv[1]}/statm", 0
+print("ready", flush=True)
+while not select.select([sys.stdin], [], [], 0.002)[0]:
+    with open(path) as f:
+        peak = max(peak, int(f.read().split()[1]))
+print(peak, flush=True)
+"""
 
 
 def _rss() -> int:
@@ -149,46 +169,62 @@ class Row:
     note: str = ""
 
 
-def best_of(solve, budget: float = 10.0, repeats: int = 7):
-    """(result, best wall time) of ``solve()``, run up to ``repeats`` times until the runs
-    so far took ``budget`` seconds (the same rule for every solver, as ``timeit`` does: one-off
-    start-up costs and this machine's speed, which drifts by ~25% over minutes, inflate
-    single short runs; a 4 s solve runs 3 times, a 0.2 s one 7 times, a 20 s one once)."""
-    out, best, spent = None, float("inf"), 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = solve()
-        elapsed = time.perf_counter() - start
-        best, spent = min(best, elapsed), spent + elapsed
-        if spent >= budget:
+def measure(*solvers) -> list[Row]:
+    """Rows of ``solvers``, pairs ``(solve, row)`` (``solve()`` returns a result, ``row(result,
+    seconds, megabytes)`` its Row), timed in interleaved rounds: every solver runs once per
+    round, for up to ``REPEATS`` rounds until the runs of one of them took ``BUDGET`` seconds
+    in all; each is timed by its best run (the same rule and the same stretch of time for the
+    solvers compared: this machine's speed drifts by ~25% over minutes, and one-off start-up
+    costs inflate single short runs). A 4 s solve runs 3 times, a 0.2 s one alone 7 times, a
+    20 s one once."""
+    k = len(solvers)
+    out, best, spent, peak = [None] * k, [float("inf")] * k, [0.0] * k, [0.0] * k
+    for _ in range(REPEATS):
+        for i, (solve, _) in enumerate(solvers):
+            with PeakRSS() as mem:
+                start = time.perf_counter()
+                out[i] = solve()
+                elapsed = time.perf_counter() - start
+            best[i], spent[i], peak[i] = (
+                min(best[i], elapsed),
+                spent[i] + elapsed,
+                max(peak[i], mem.mb),
+            )
+        if max(spent) >= BUDGET:
             break
-    return out, best
+    return [row(out[i], best[i], peak[i]) for i, (_, row) in enumerate(solvers)]
 
 
-def run_convexnn(prob, D, gated) -> Row:
+REPEATS, BUDGET = 7, 10.0
+
+
+def convexnn_solver(prob, D, gated):
     def solve():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return solve_reformulation(prob, patterns=D, gated=gated)
 
-    with PeakRSS() as mem:
-        res, elapsed = best_of(solve)
-    pos, neg = res.info["blocks"][0]
-    value, viol = (gated_value if gated else relu_value)(prob, D, pos, neg)
-    note = f"{res.n_iter} it, {res.status}"
-    if not gated:
-        note += f", gap {res.info['duality_gap']:.0e}"
-    return Row("convexnn", value, viol, elapsed, mem.mb, note)
+    def row(res, seconds, mb) -> Row:
+        pos, neg = res.info["blocks"][0]
+        value, viol = (gated_value if gated else relu_value)(prob, D, pos, neg)
+        note = f"{res.n_iter} it, {res.status}"
+        if not gated:
+            note += f", gap {res.info['duality_gap']:.0e}"
+        return Row("convexnn", value, viol, seconds, mb, note)
+
+    return solve, row
 
 
-def run_clarabel(prob, D, gated) -> Row:
+def clarabel_solver(prob, D, gated):
     def solve():
         return solve_scalar_program(prob, prob.y, D, solver="CLARABEL", gated=gated, verbose=False)
 
-    with PeakRSS() as mem:
-        (pos, neg, _, _, status), elapsed = best_of(solve)
-    value, viol = (gated_value if gated else relu_value)(prob, D, pos, neg)
-    return Row("CVXPY + Clarabel", value, viol, elapsed, mem.mb, status)
+    def row(out, seconds, mb) -> Row:
+        pos, neg, _, _, status = out
+        value, viol = (gated_value if gated else relu_value)(prob, D, pos, neg)
+        return Row("CVXPY + Clarabel", value, viol, seconds, mb, status)
+
+    return solve, row
 
 
 def run_scnn(prob, G, D, gated) -> Row | None:
@@ -223,20 +259,22 @@ def run_scnn(prob, G, D, gated) -> Row | None:
                 return_convex=True,
             )[0]
 
-    with PeakRSS() as mem:
-        model, elapsed = best_of(solve)
-    params = model.parameters
-    if gated:
-        pos, neg = params[0][0].T, np.zeros_like(params[0][0].T)
-    else:
-        pos, neg = params[0][0].T, params[1][0].T
-    # evaluate with the patterns of the model scnn returns (measured to differ from the
-    # patterns of the gates it was given)
-    D_scnn = model.compute_activations(A) > 0
-    value, viol = (gated_value if gated else relu_value)(prob, D_scnn, pos, neg)
-    differ = int(np.sum(np.any(D_scnn != D, axis=0)))
-    note = f"{differ} of its {D.shape[1]} returned patterns differ from ours" if differ else ""
-    return Row("scnn (" + ("R-FISTA" if gated else "AL") + ")", value, viol, elapsed, mem.mb, note)
+    def row(model, seconds, mb) -> Row:
+        params = model.parameters
+        if gated:
+            pos, neg = params[0][0].T, np.zeros_like(params[0][0].T)
+        else:
+            pos, neg = params[0][0].T, params[1][0].T
+        # evaluate with the patterns of the model scnn returns (measured to differ from the
+        # patterns of the gates it was given)
+        D_scnn = model.compute_activations(A) > 0
+        value, viol = (gated_value if gated else relu_value)(prob, D_scnn, pos, neg)
+        differ = int(np.sum(np.any(D_scnn != D, axis=0)))
+        note = f"{differ} of its {D.shape[1]} returned patterns differ from ours" if differ else ""
+        name = "scnn (" + ("R-FISTA" if gated else "AL") + ")"
+        return Row(name, value, viol, seconds, mb, note)
+
+    return measure((solve, row))[0]
 
 
 def run_adam(prob, target: float, time_limit: float, width: int) -> Row | None:
@@ -293,14 +331,15 @@ def run(quick: bool) -> str:
         prob = cnn.Problem(X, y, beta=X.shape[0] * LAMBDA, loss="squared", bias=True)
         G, D = gates(X, P)
         for gated in (False, True):
-            rows = [run_convexnn(prob, D, gated)]
+            solvers = [convexnn_solver(prob, D, gated)]
             if with_cvxpy:
-                rows.append(run_clarabel(prob, D, gated))
+                solvers.append(clarabel_solver(prob, D, gated))
             elif not gated:
                 notes.append(
                     f"{name}: CVXPY + Clarabel skipped ({2 * D.shape[1] * X.shape[0]:,} cone "
                     "constraints; it would take far more than a few minutes)."
                 )
+            rows = measure(*solvers)
             if not quick:
                 scnn_row = run_scnn(prob, G, D, gated)
                 if scnn_row is None:
