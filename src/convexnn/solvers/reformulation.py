@@ -56,7 +56,7 @@ from .cvxpy_reference import _scalar_view, _stack_outputs, check_patterns
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 #: interior-point gap at which the finisher is tried once before the end (when above
 #: ``tol``): from an iterate at gap ~1e-4 it lands on the exact optimum as surely as from one
-#: at 1e-8 (diabetes, breast cancer: the same point to the last digits), ~8 iterations early
+#: at 1e-8 (diabetes, breast cancer: the same point to the last digits), 9-10 iterations early
 EARLY_POLISH = 1e-4
 #: active-set iterations allowed to that early try (successes took a median 5, 90% <= 13 on
 #: 150 random small programs; 11-29 on diabetes and breast cancer; on 20000 samples a failed
@@ -119,7 +119,7 @@ def solve_reformulation(
         is then the polished point's, with the residual scaled into the dual feasible set
         as dual point). It is tried once from the iterate at interior-point gap ``1e-4``
         (``EARLY_POLISH``, at most ``EARLY_POLISH_ITER`` active-set iterations) and, where
-        its gap is within ``tol``, ends the method there (~8 iterations early on diabetes
+        its gap is within ``tol``, ends the method there (9-10 iterations early on diabetes
         with 100 and 1000 gates, the same optimum); otherwise at the end. The interior-point
         solution alone is within ``tol`` of the optimum; polishing makes the residual (hence
         the dual vector and :func:`convexnn.certify`'s bound) exact.
