@@ -108,10 +108,10 @@ def gated_value(prob: cnn.Problem, D: np.ndarray, pos: np.ndarray, neg: np.ndarr
 
 class PeakRSS:
     """Peak resident memory (MB) above the value at entry, sampled every 2 ms by a separate
-    process reading ``/proc/<pid>/statm`` (a sampling thread would compete for the GIL with
-    solvers that release it around every operation, torch's and numpy's, and not with those
-    that hold it: measured +5-10% on convexnn's 0.2 s solve, none on Clarabel's). Elsewhere than
-    Linux: the (monotone) peak of the process."""
+    process reading ``/proc/<pid>/statm`` (a sampling thread competes for the GIL with solvers
+    that release it around every operation, as torch's and numpy's do: measured +5% on the best
+    and +10% on the median of 8 runs of convexnn's 0.2 s solve). Elsewhere than Linux: the
+    (monotone) peak of the process."""
 
     def __enter__(self) -> PeakRSS:
         self.base = self.peak = _rss()
