@@ -169,12 +169,15 @@ class Row:
     note: str = ""
 
 
+REPEATS, BUDGET = 7, 10.0
+
+
 def measure(*solvers) -> list[Row]:
     """Rows of ``solvers``, pairs ``(solve, row)`` (``solve()`` returns a result, ``row(result,
     seconds, megabytes)`` its Row), timed in interleaved rounds: every solver runs once per
     round, for up to ``REPEATS`` rounds until the runs of one of them took ``BUDGET`` seconds
     in all; each is timed by its best run (the same rule and the same stretch of time for the
-    solvers compared: this machine's speed drifts by ~25% over minutes, and one-off start-up
+    solvers compared: this machine's speed drifted by 25-60% within minutes, and one-off start-up
     costs inflate single short runs). A 4 s solve runs 3 times, a 0.2 s one alone 7 times, a
     20 s one once."""
     k = len(solvers)
@@ -185,17 +188,12 @@ def measure(*solvers) -> list[Row]:
                 start = time.perf_counter()
                 out[i] = solve()
                 elapsed = time.perf_counter() - start
-            best[i], spent[i], peak[i] = (
-                min(best[i], elapsed),
-                spent[i] + elapsed,
-                max(peak[i], mem.mb),
-            )
+            best[i] = min(best[i], elapsed)
+            spent[i] += elapsed
+            peak[i] = max(peak[i], mem.mb)
         if max(spent) >= BUDGET:
             break
     return [row(out[i], best[i], peak[i]) for i, (_, row) in enumerate(solvers)]
-
-
-REPEATS, BUDGET = 7, 10.0
 
 
 def convexnn_solver(prob, D, gated):
